@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -33,7 +33,12 @@ class Attention(nn.Module):
     finite but unspecified; callers mask them out (the LRA model zeroes them before pooling).
     Subclasses declare their options as keyword-only ``__init__`` arguments with defaults; the registry
     derives the list of valid options from that signature, so docs, validation and code cannot drift.
+
+    ``shared_qk`` tells a model that the attention expects keys equal to queries (Reformer's LSH attention
+    hashes one shared QK space): the model then projects one tensor and passes it as both ``q`` and ``k``.
     """
+
+    shared_qk: ClassVar[bool] = False
 
     def __init__(self, *, num_heads: int, head_dim: int, max_seq_len: int) -> None:
         super().__init__()

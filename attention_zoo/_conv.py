@@ -39,26 +39,26 @@ def _filter_grad(v: Tensor, grad: Tensor, kernel: int) -> Tensor:
     return diagonals.sum(dim=(0, 2, 3)).reshape(heads, 1, kernel, 1)
 
 
-class _DepthwiseSequenceConv(torch.autograd.Function):
+class _AddDepthwiseSequenceConv(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, v: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, base: Tensor, v: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(v, weight)
-        return _correlate(v, weight)
+        return _correlate(v, weight).add_(base)  # in place: saves a pass and an allocation of n·d
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:  # type: ignore[override]
         v, weight = ctx.saved_tensors
         grad = grad.transpose(1, 2).contiguous().transpose(1, 2)  # materialise expanded grads in [B, n, H, d]
-        grad_v = _correlate(grad, weight.flip(2)) if ctx.needs_input_grad[0] else None
-        grad_w = _filter_grad(v, grad, weight.shape[2]).to(weight.dtype) if ctx.needs_input_grad[1] else None
-        return grad_v, grad_w
+        grad_v = _correlate(grad, weight.flip(2)) if ctx.needs_input_grad[1] else None
+        grad_w = _filter_grad(v, grad, weight.shape[2]).to(weight.dtype) if ctx.needs_input_grad[2] else None
+        return grad, grad_v, grad_w
 
 
-def depthwise_sequence_conv(v: Tensor, weight: Tensor) -> Tensor:
-    """Convolve each head of ``v [B, H, n, d]`` along n with its own odd-length filter ``weight [H, 1, k, 1]``.
+def add_depthwise_sequence_conv(base: Tensor, v: Tensor, weight: Tensor) -> Tensor:
+    """``base + conv(v)``: each head of ``v [B, H, n, d]`` convolved along n with its filter ``weight [H, 1, k, 1]``.
 
-    Same result as the official ``Conv2d(H, H, (k, 1), padding=(k // 2, 0), groups=H, bias=False)``, computed
-    in the channels-last layout the attention projections produce: on CPU the NCHW ``(k, 1)`` kernel takes
-    45 ms forward and 90 ms backward at n = 16K, this one about 1 ms and 8 ms (2 cores, fp32, 2 heads × 32).
+    The conv equals the official ``Conv2d(H, H, (k, 1), padding=(k // 2, 0), groups=H, bias=False)`` (odd k),
+    computed in the channels-last layout the attention projections produce: on CPU the NCHW ``(k, 1)`` kernel
+    takes 45 ms forward and 90 ms backward at n = 16K, this one about 1 ms and 8 ms (2 cores, fp32, 2 × 32).
     """
-    return _DepthwiseSequenceConv.apply(v, weight)
+    return _AddDepthwiseSequenceConv.apply(base, v, weight)

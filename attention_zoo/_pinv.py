@@ -20,6 +20,7 @@ def newton_schulz_pinv(a: Tensor, iterations: int, init: str) -> Tensor:
     Run it in fp32 (or fp64): the iteration diverges in half precision.
     """
     eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    eye_7, eye_13, eye_15 = 7 * eye, 13 * eye, 15 * eye
     column_sums = a.sum(dim=-2)
     if init == "original":
         scale = column_sums.max()
@@ -30,5 +31,5 @@ def newton_schulz_pinv(a: Tensor, iterations: int, init: str) -> Tensor:
     z = 1 / scale * a.transpose(-1, -2)
     for _ in range(iterations):
         az = torch.matmul(a, z)
-        z = torch.matmul(0.25 * z, 13 * eye - torch.matmul(az, 15 * eye - torch.matmul(az, 7 * eye - az)))
+        z = torch.matmul(0.25 * z, eye_13 - torch.matmul(az, eye_15 - torch.matmul(az, eye_7 - az)))
     return z

@@ -15,7 +15,7 @@ from attention_zoo._base import (
     require_positive_int,
     zero_pads,
 )
-from attention_zoo._conv import depthwise_sequence_conv
+from attention_zoo._conv import add_depthwise_sequence_conv
 from attention_zoo._landmarks import masked_segment_means, segment_means
 from attention_zoo._pinv import PINV_INITS, newton_schulz_pinv
 from attention_zoo._sdpa import masked_sdpa
@@ -111,9 +111,11 @@ class NystromAttention(Attention):
             if mask is not None and self.landmark_mode == "masked":
                 out = self._exact_where_short(out, q, k, v, mask)
 
-        if self.conv is not None:
-            out = out + self._conv(v)
-        return out
+        if self.conv is None:
+            return out
+        if self.path == "reference":
+            return out + self.conv(v.to(self.conv.weight.dtype)).to(v.dtype)
+        return add_depthwise_sequence_conv(out, v, self.conv.weight)
 
     def _landmarks(self, x: Tensor, mask: Tensor | None) -> Tensor:
         if mask is not None and self.landmark_mode == "masked":
@@ -157,8 +159,3 @@ class NystromAttention(Attention):
             return out
         exact = masked_sdpa(q[short], k[short], v[short], mask[short])
         return out.index_copy(0, short, exact.to(out.dtype))
-
-    def _conv(self, v: Tensor) -> Tensor:
-        if self.path == "reference":
-            return self.conv(v.to(self.conv.weight.dtype)).to(v.dtype)
-        return depthwise_sequence_conv(v, self.conv.weight)

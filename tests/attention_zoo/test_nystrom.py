@@ -297,14 +297,15 @@ def test_gradients_reach_inputs_and_conv_weights() -> None:
 
 
 def test_fast_conv_matches_conv2d_with_gradients() -> None:
-    from attention_zoo._conv import depthwise_sequence_conv
+    from attention_zoo._conv import add_depthwise_sequence_conv
 
     for n, kernel in ((50, 5), (7, 9), (70, 35)):  # kernel longer than n; n not a multiple of the block
+        base = torch.randn(2, 3, n, 4, dtype=torch.float64, requires_grad=True)
         v = torch.randn(2, 3, n, 4, dtype=torch.float64, requires_grad=True)
         weight = torch.randn(3, 1, kernel, 1, dtype=torch.float64, requires_grad=True)
-        expected = F.conv2d(v, weight, padding=(kernel // 2, 0), groups=3)
-        torch.testing.assert_close(depthwise_sequence_conv(v, weight), expected)
-        assert torch.autograd.gradcheck(depthwise_sequence_conv, (v, weight))
+        expected = base + F.conv2d(v, weight, padding=(kernel // 2, 0), groups=3)
+        torch.testing.assert_close(add_depthwise_sequence_conv(base, v, weight), expected)
+        assert torch.autograd.gradcheck(add_depthwise_sequence_conv, (base, v, weight))
 
 
 def test_bf16_at_16k_is_finite_and_close_to_fp32() -> None:

@@ -1,0 +1,106 @@
+"""One attention measurement (implementation × length × mode), run in a fresh process so memory is honest.
+
+``python -m lra.bench.attention_case '<json case>'`` measures one case and prints one JSON line; the sweep
+drivers call :func:`run_isolated`, which records a crash, a kill or a timeout as a failed cell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from lra.bench.measure import cuda_peak_mb, peak_rss_delta_mb, time_cpu, time_cuda
+from lra.bench.peers import build_runner
+
+MODES = ("fwd", "fwd_bwd")
+
+
+@dataclass(frozen=True)
+class AttentionCase:
+    """What to measure: ``impl`` is an attention_zoo name or ``peer:<package>``."""
+
+    impl: str
+    n: int
+    mode: str = "fwd"
+    batch: int = 1
+    heads: int = 2
+    head_dim: int = 32
+    dtype: str = "float32"
+    device: str = "cpu"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def _is_oom(error: BaseException) -> bool:
+    text = str(error)
+    return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
+def run_case(case: AttentionCase, min_run_time: float = 1.0) -> dict[str, Any]:
+    """Measure ``case`` in this process: peak memory of the first call, then the median time after warm-up."""
+    if case.mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}, got {case.mode!r}")
+    device, dtype = torch.device(case.device), getattr(torch, case.dtype)
+    runner = build_runner(case.impl, case.heads, case.head_dim, case.n, case.options)
+    runner.module.to(device)  # type: ignore[attr-defined]
+    shape = (case.batch, case.n, 3, case.heads, case.head_dim)
+    qkv = torch.randn(shape, device=device, dtype=dtype, requires_grad=case.mode == "fwd_bwd")
+    grads: dict[torch.Size, torch.Tensor] = {}  # an upstream gradient of the output's shape, made once
+
+    def step() -> None:
+        if case.mode == "fwd":
+            with torch.no_grad():
+                runner(qkv)
+            return
+        qkv.grad = None
+        out = runner(qkv)
+        if out.shape not in grads:
+            grads[out.shape] = torch.randn_like(out)
+        out.backward(grads[out.shape])
+
+    try:
+        if device.type == "cuda":
+            peak = cuda_peak_mb(step)
+            timing = time_cuda(step)
+        else:
+            peak = peak_rss_delta_mb(step)
+            timing = time_cpu(step, min_run_time=min_run_time)
+    except Exception as error:  # recorded as a cell, never as a number
+        return {"status": "oom" if _is_oom(error) else "error", "error": f"{type(error).__name__}: {error}"}
+    return {"status": "ok", "peak_mb": peak, **dataclasses.asdict(timing)}
+
+
+def run_isolated(case: AttentionCase, min_run_time: float = 1.0, timeout: float = 600.0) -> dict[str, Any]:
+    """Run ``case`` in a fresh Python process; a crash, kill or timeout becomes a failed cell with the reason."""
+    command = [sys.executable, "-m", "lra.bench.attention_case", case.to_json(), str(min_run_time)]
+    row: dict[str, Any] = dataclasses.asdict(case)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**row, "status": "timeout", "error": f"no result within {timeout:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        killed = done.returncode in (-9, 137)
+        tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+        status = "oom" if killed else "error"
+        reason = "killed (likely out of memory)" if killed else tail[0]
+        return {**row, "status": status, "error": reason}
+    return {**row, **json.loads(lines[-1])}
+
+
+def main() -> None:
+    case = AttentionCase(**json.loads(sys.argv[1]))
+    min_run_time = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+    print(json.dumps(run_case(case, min_run_time)))
+
+
+if __name__ == "__main__":
+    main()

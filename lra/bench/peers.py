@@ -1,0 +1,113 @@
+"""Peer packages wrapped to the attention core: given the same q, k, v, they compute only attention.
+
+Each peer module projects its own q, k, v from hidden states. To time the same work as ours, the projection
+layers are replaced by modules that return the prepared q, k, v (no copy) and output projections by Identity;
+whatever else the peer does (reshapes, padding, its final head merge) is its own cost and is timed.
+Every adapter maps ``qkv [B, n, 3, H, d]`` (the layout a fused QKV projection produces) to the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import Tensor, nn
+
+Runner = Callable[[Tensor], Tensor]
+
+
+class _Given(nn.Module):
+    """Stands in for a projection layer: returns the tensor it was last given, ignoring its input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.value: Tensor | None = None
+
+    def forward(self, _: Tensor) -> Tensor:
+        assert self.value is not None
+        return self.value
+
+
+def hf_nystrom(heads: int, head_dim: int, n: int, options: dict[str, Any]) -> Runner:
+    """transformers' ``NystromformerSelfAttention`` (official op order; needs n == segment_means_seq_len)."""
+    from transformers.models.nystromformer.modeling_nystromformer import (
+        NystromformerConfig,
+        NystromformerSelfAttention,
+    )
+
+    conv = options.get("conv_kernel_size", 35)
+    config = NystromformerConfig(
+        hidden_size=heads * head_dim,
+        num_attention_heads=heads,
+        num_landmarks=options.get("num_landmarks", 64),
+        segment_means_seq_len=n,
+        conv_kernel_size=conv or 3,
+    )
+    module = NystromformerSelfAttention(config)
+    module.conv_kernel_size = conv  # transformers 5 rejects None in the config; forward reads this attribute
+    module.query, module.key, module.value = _Given(), _Given(), _Given()
+
+    def run(qkv: Tensor) -> Tensor:
+        batch = qkv.shape[0]
+        q, k, v = (qkv[:, :, i].reshape(batch, n, heads * head_dim) for i in range(3))
+        module.query.value, module.key.value, module.value.value = q, k, v
+        return module(q)[0]
+
+    return _keep(run, module)
+
+
+def lucidrains_nystrom(heads: int, head_dim: int, n: int, options: dict[str, Any]) -> Runner:
+    """``nystrom-attention`` (lucidrains) ``NystromAttention``: masked-mean landmarks, batch-global pinv init."""
+    from nystrom_attention import NystromAttention
+
+    conv = options.get("conv_kernel_size", 35)
+    module = NystromAttention(
+        dim=heads * head_dim,
+        dim_head=head_dim,
+        heads=heads,
+        num_landmarks=options.get("num_landmarks", 64),
+        pinv_iterations=options.get("pinv_iterations", 6),
+        residual=conv is not None,
+        residual_conv_kernel=conv or 33,
+    )
+    module.to_qkv, module.to_out = _Given(), nn.Identity()
+
+    def run(qkv: Tensor) -> Tensor:
+        batch = qkv.shape[0]
+        module.to_qkv.value = qkv.reshape(batch, n, 3 * heads * head_dim)
+        return module(qkv[:, :, 0].reshape(batch, n, heads * head_dim))
+
+    return _keep(run, module)
+
+
+def _keep(run: Runner, module: nn.Module) -> Runner:
+    """Attach the module to the runner so callers can move it (``.to``) and count its parameters."""
+    run.module = module  # type: ignore[attr-defined]
+    return run
+
+
+PEERS: dict[str, Callable[[int, int, int, dict[str, Any]], Runner]] = {
+    "hf-nystrom": hf_nystrom,
+    "lucidrains-nystrom": lucidrains_nystrom,
+}
+
+# Which of our attentions each peer implements (for ratios in the tables).
+PEER_OF: dict[str, str] = {"hf-nystrom": "nystrom", "lucidrains-nystrom": "nystrom"}
+
+
+def build_runner(impl: str, heads: int, head_dim: int, n: int, options: dict[str, Any]) -> Runner:
+    """``impl`` is an attention_zoo name (ours) or ``peer:<name>``; returns ``qkv [B, n, 3, H, d] -> out``."""
+    if impl.startswith("peer:"):
+        name = impl.removeprefix("peer:")
+        if name not in PEERS:
+            raise ValueError(f"unknown peer {name!r}; available: {', '.join(sorted(PEERS))}")
+        return PEERS[name](heads, head_dim, n, options)
+    from attention_zoo import build_attention
+
+    module = build_attention(impl, num_heads=heads, head_dim=head_dim, max_seq_len=n, **options)
+
+    def run(qkv: Tensor) -> Tensor:
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        return module(q, k, v)
+
+    return _keep(run, module)
