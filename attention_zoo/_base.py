@@ -104,6 +104,11 @@ def zero_pads(x: Tensor, key_padding_mask: Tensor) -> Tensor:
     return torch.where(key_padding_mask[:, None, :, None], x, x.new_zeros(()))
 
 
+def full_precision(device: torch.device) -> torch.autocast:
+    """Switch autocast off inside a numerically sensitive island (autocast would run its matmuls in half)."""
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     """The dtype for numerically sensitive islands: at least fp32, fp64 stays fp64."""
     return torch.promote_types(dtype, torch.float32)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from attention_zoo._base import (
     Attention,
     accumulation_dtype,
+    full_precision,
     require_choice,
     require_positive_int,
     zero_pads,
@@ -126,10 +127,11 @@ class NystromAttention(Attention):
         """``SDPA(Q, K̃, W)`` with ``W = Z · SDPA(Q̃, K, V)``: exact re-association, no n×m matrix."""
         acc = accumulation_dtype(q.dtype)
         q_land, k_land = self._landmarks(q, mask), self._landmarks(k, mask)
-        kernel_2 = torch.softmax(q_land @ k_land.transpose(-1, -2) / math.sqrt(self.head_dim), dim=-1)
-        z = newton_schulz_pinv(kernel_2, self.pinv_iterations, self.pinv_init)
         landmark_values = masked_sdpa(q_land.to(q.dtype), k, v, mask)  # kernel_3 · V, [B, H, m, d]
-        w = z @ landmark_values.to(acc)
+        with full_precision(q.device):  # the fp32 island, also under autocast
+            kernel_2 = torch.softmax(q_land @ k_land.transpose(-1, -2) / math.sqrt(self.head_dim), dim=-1)
+            z = newton_schulz_pinv(kernel_2, self.pinv_iterations, self.pinv_init)
+            w = z @ landmark_values.to(acc)
         if q.dtype == torch.float16:
             # Z can have large entries: rescale W per head so it cannot overflow fp16, undo after.
             scale = w.abs().amax(dim=(-2, -1), keepdim=True).clamp(min=1e-12)
@@ -137,7 +139,11 @@ class NystromAttention(Attention):
         return F.scaled_dot_product_attention(q, k_land.to(q.dtype), w.to(q.dtype))
 
     def _reference(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
-        """The official ``NystromAttention.forward`` op order (``mlpen/Nystromformer``, Hugging Face)."""
+        """The official ``NystromAttention.forward`` op order (``mlpen/Nystromformer``, Hugging Face), in fp32."""
+        with full_precision(q.device):
+            return self._reference_fp32(q, k, v, mask)
+
+    def _reference_fp32(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
         dtype, acc = q.dtype, accumulation_dtype(q.dtype)
         q, k, v = q.to(acc), k.to(acc), v.to(acc)
         root = math.sqrt(math.sqrt(self.head_dim))

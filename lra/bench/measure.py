@@ -71,16 +71,26 @@ def _status_kb(field: str) -> int:
     return int(match.group(1))
 
 
+def reset_peak_rss() -> None:
+    """Reset the process's peak RSS (VmHWM) to its current RSS (Linux ``/proc/self/clear_refs``)."""
+    _CLEAR_REFS.write_text("5")
+
+
+def peak_rss_mb() -> float:
+    """Process peak RSS since start or since the last ``reset_peak_rss()``, in MB."""
+    return _status_kb("VmHWM") / 1024
+
+
 def peak_rss_delta_mb(fn: Callable[[], object]) -> float:
-    """Process peak RSS during ``fn()`` minus the RSS before it (Linux; the high-water mark is reset first).
+    """Process peak RSS during ``fn()`` minus the RSS before it.
 
     Run it in a fresh process per measurement: an allocator that keeps freed memory resident would hide the
     next measurement's allocations.
     """
-    _CLEAR_REFS.write_text("5")  # reset VmHWM to the current RSS
-    before = _status_kb("VmRSS")
+    reset_peak_rss()
+    before = _status_kb("VmRSS") / 1024
     fn()
-    return (_status_kb("VmHWM") - before) / 1024
+    return peak_rss_mb() - before
 
 
 def cuda_peak_mb(fn: Callable[[], object]) -> float:

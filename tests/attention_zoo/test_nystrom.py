@@ -335,3 +335,25 @@ def test_half_precision_backward_is_finite() -> None:
     attn = nystrom(1024, 2, 16).bfloat16()
     attn(q, k, v).float().square().mean().backward()
     assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
+def test_pseudoinverse_stays_fp32_under_autocast(path: str, monkeypatch) -> None:
+    """Autocast would run the Newton–Schulz matmuls in bf16 (where the iteration diverges); the island stops it."""
+    import attention_zoo.nystrom as module
+
+    seen = []
+
+    def spy(a, iterations, init):
+        z = newton_schulz_pinv(a, iterations, init)
+        seen.append((a.dtype, z.dtype))
+        return z
+
+    newton_schulz_pinv = module.newton_schulz_pinv
+    monkeypatch.setattr(module, "newton_schulz_pinv", spy)
+    q, k, v = projection_layout(1, 2, 512, 16)
+    attn = nystrom(512, 2, 16, num_landmarks=32, path=path)
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+        out = attn(q, k, v)
+    assert seen == [(torch.float32, torch.float32)]
+    assert relative_error(out.float(), attn(q, k, v).detach()) <= 2e-2

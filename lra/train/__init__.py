@@ -1,0 +1,1 @@
+"""Training: Lightning module and data module, callbacks, and the ``lra-train`` Hydra entry point."""
