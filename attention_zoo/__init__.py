@@ -9,13 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 from attention_zoo._base import Attention
+from attention_zoo.linformer import LinformerAttention
 from attention_zoo.nystrom import NystromAttention
+from attention_zoo.performer import PerformerAttention
+from attention_zoo.reformer import ReformerAttention
 from attention_zoo.softmax import SoftmaxAttention
 
-__all__ = ["Attention", "attention_options", "available_attentions", "build_attention"]
+__all__ = [
+    "Attention",
+    "LinformerAttention",
+    "PerformerAttention",
+    "ReformerAttention",
+    "attention_options",
+    "available_attentions",
+    "build_attention",
+]
 
 _REGISTRY: dict[str, type[Attention]] = {
+    "linformer": LinformerAttention,
     "nystrom": NystromAttention,
+    "performer": PerformerAttention,
+    "reformer": ReformerAttention,
     "softmax": SoftmaxAttention,
 }
 

@@ -28,7 +28,7 @@ class Timing:
 
 def _summarise(times_s: list[float]) -> Timing:
     ms = sorted(t * 1e3 for t in times_s)
-    cuts = statistics.quantiles(ms, n=5) if len(ms) > 1 else [ms[0]] * 4
+    cuts = statistics.quantiles(ms, n=5, method="inclusive") if len(ms) > 1 else [ms[0]] * 4
     return Timing(median_ms=statistics.median(ms), p20_ms=cuts[0], p80_ms=cuts[3], runs=len(ms))
 
 

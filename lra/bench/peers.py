@@ -80,6 +80,83 @@ def lucidrains_nystrom(heads: int, head_dim: int, n: int, options: dict[str, Any
     return _keep(run, module)
 
 
+def lucidrains_performer(heads: int, head_dim: int, n: int, options: dict[str, Any]) -> Runner:
+    """``performer-pytorch`` ``FastAttention``: the package's attention core, fed our q, k, v ``[B, H, n, d]``.
+
+    Timed: its softmax-kernel FAVOR+ (d^(-1/4) scaling, max stabiliser, +1e-4 after the exp, φ(K)ᵀV and the
+    denominator). ``FastAttention`` has no projections and never redraws its features by itself (the Performer
+    model's ``ProjectionUpdater`` does), so features are frozen as ours are during timing (ours run with
+    ``redraw_interval=None``). Not timed: ``SelfAttention``'s head split and Linear layers. No mask argument.
+    """
+    from performer_pytorch import FastAttention
+
+    module = FastAttention(dim_heads=head_dim, nb_features=options.get("num_features", 256))
+
+    def run(qkv: Tensor) -> Tensor:
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        return module(q, k, v)
+
+    return _keep(run, module)
+
+
+def lucidrains_linformer(heads: int, head_dim: int, n: int, options: dict[str, Any]) -> Runner:
+    """``linformer`` ``LinformerSelfAttention`` with its q/k/v projections given and its output projection Identity.
+
+    E = F (our default ``sharing="kv"``): ``proj_v`` is tied to ``proj_k`` (the package's own ``share_kv=True``
+    would also tie the key and value *projections*, i.e. use V = K, so it is not used). ``sharing="headwise"``
+    keeps them separate; per-head projections (``"none"``) do not exist in the package. Timed: the sequence
+    projections (einsum over ``[n, k]``), head reshapes and its explicit softmax attention. It has no mask
+    argument and needs n <= seq_len (here n).
+    """
+    from linformer import LinformerSelfAttention
+
+    sharing = options.get("sharing", "kv")
+    if sharing not in ("kv", "headwise"):
+        raise ValueError(f"the linformer package has no sharing={sharing!r} (only headwise, kv)")
+    module = LinformerSelfAttention(
+        dim=heads * head_dim, seq_len=n, k=options.get("k", 256), heads=heads, dim_head=head_dim, share_kv=False
+    )
+    if sharing == "kv":
+        module.proj_v = module.proj_k
+    module.to_q, module.to_k, module.to_v, module.to_out = _Given(), _Given(), _Given(), nn.Identity()
+
+    def run(qkv: Tensor) -> Tensor:
+        batch = qkv.shape[0]
+        q, k, v = (qkv[:, :, i].reshape(batch, n, heads * head_dim) for i in range(3))
+        module.to_q.value, module.to_k.value, module.to_v.value = q, k, v
+        return module(q)
+
+    return _keep(run, module)
+
+
+def lucidrains_reformer(heads: int, head_dim: int, n: int, options: dict[str, Any]) -> Runner:
+    """``reformer-pytorch`` ``LSHSelfAttention`` with its shared QK and V projections given, output Identity.
+
+    Timed: everything in its ``LSHAttention`` (hashing with fresh rotations per call, the sort, gathers,
+    chunked attention, unsort, round combination) plus ``LSHSelfAttention``'s head merge/split and its
+    concatenation of (absent) memory and context keys. n must be a multiple of 2·bucket_size (its assert);
+    the rows of q (queries) serve as the shared QK, as for ours.
+    """
+    from reformer_pytorch import LSHSelfAttention
+
+    module = LSHSelfAttention(
+        dim=heads * head_dim,
+        heads=heads,
+        dim_head=head_dim,
+        bucket_size=options.get("bucket_size", 64),
+        n_hashes=options.get("num_hashes", 2),
+    )
+    module.toqk, module.tov, module.to_out = _Given(), _Given(), nn.Identity()
+
+    def run(qkv: Tensor) -> Tensor:
+        batch = qkv.shape[0]
+        qk, v = (qkv[:, :, i].reshape(batch, n, heads * head_dim) for i in (0, 2))
+        module.toqk.value, module.tov.value = qk, v
+        return module(qk)
+
+    return _keep(run, module)
+
+
 def _keep(run: Runner, module: nn.Module) -> Runner:
     """Attach the module to the runner so callers can move it (``.to``) and count its parameters."""
     run.module = module  # type: ignore[attr-defined]
@@ -89,10 +166,19 @@ def _keep(run: Runner, module: nn.Module) -> Runner:
 PEERS: dict[str, Callable[[int, int, int, dict[str, Any]], Runner]] = {
     "hf-nystrom": hf_nystrom,
     "lucidrains-nystrom": lucidrains_nystrom,
+    "lucidrains-linformer": lucidrains_linformer,
+    "lucidrains-performer": lucidrains_performer,
+    "lucidrains-reformer": lucidrains_reformer,
 }
 
 # Which of our attentions each peer implements (for ratios in the tables).
-PEER_OF: dict[str, str] = {"hf-nystrom": "nystrom", "lucidrains-nystrom": "nystrom"}
+PEER_OF: dict[str, str] = {
+    "hf-nystrom": "nystrom",
+    "lucidrains-nystrom": "nystrom",
+    "lucidrains-linformer": "linformer",
+    "lucidrains-performer": "performer",
+    "lucidrains-reformer": "reformer",
+}
 
 
 def build_runner(impl: str, heads: int, head_dim: int, n: int, options: dict[str, Any]) -> Runner:
@@ -108,6 +194,6 @@ def build_runner(impl: str, heads: int, head_dim: int, n: int, options: dict[str
 
     def run(qkv: Tensor) -> Tensor:
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        return module(q, k, v)
+        return module(q, q if module.shared_qk else k, v)  # shared-QK attentions get the queries as keys
 
     return _keep(run, module)
