@@ -36,7 +36,7 @@ endif
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m lra.demo
+	$(PY) -m lra.main_job
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

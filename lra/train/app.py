@@ -22,6 +22,7 @@ import hydra
 import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
+from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from lra.data import DataError
@@ -152,7 +153,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             result["metrics"]["peak_memory_mb"] = monitors["memory"].peak_mb
         result["finished_at"] = _now()
         result["duration_s"] = (dt.datetime.now(dt.UTC) - clock).total_seconds()
-        write_result(job_dir, result)
+        if rank_zero_only.rank == 0:  # DDP: every rank runs this job; one writes its result
+            write_result(job_dir, result)
         finish_wandb()
     return result
 

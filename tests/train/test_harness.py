@@ -154,3 +154,17 @@ def test_ddp_with_two_processes_on_cpu(data_dir: Path, tmp_path: Path) -> None:
     result = read_result(job / "result.json")
     assert result["status"] == "ok" and result["config"]["trainer"]["devices"] == 2
     assert json.loads((job / "result.json").read_text())["metrics"]["steps"] == 6
+
+
+def test_optuna_search_maximises_the_returned_validation_accuracy(data_dir: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "search"
+    overrides = ["hparams_search=nystrom_optuna", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep}", "logger=none"]
+    code, output = finish(lra_train(*overrides, data_dir=data_dir, runs=tmp_path))
+    assert code == 0, output
+    results = results_under(sweep)
+    assert len(results) == 2 and all(r["status"] == "ok" for r in results.values())
+    import yaml
+
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(r["metrics"]["best_val_accuracy"] for r in results.values()))
+    assert set(best["best_params"]) == {"task.lr", "attention.options.num_landmarks", "model.dropout"}
