@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from attention_zoo import available_attentions, build_attention
-from lra.bench.attention_case import AttentionCase, run_isolated
+from lra.bench.case import BenchCase, run_isolated
 
 DEMO_OPTIONS = {"nystrom": {"conv_kernel_size": None}}
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     print(header + "\n|" + "---|" * 5)
     for name in available_attentions():
         max_error, rms_error = errors_vs_softmax(name, args.n, args.heads, args.head_dim)
-        case = AttentionCase(
+        case = BenchCase(
             impl=name, n=args.n, heads=args.heads, head_dim=args.head_dim, options=DEMO_OPTIONS.get(name, {})
         )
         cell = run_isolated(case, min_run_time=0.5)

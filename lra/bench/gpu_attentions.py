@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from attention_zoo import build_attention
-from lra.bench.attention_case import AttentionCase, run_case
+from lra.bench.case import BenchCase, run_case
 from lra.io import atomic_write_json, atomic_write_text
 from lra.machine import describe
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     for mode in ("fwd", "fwd_bwd"):
         for n in args.n:
             for name in args.impls:
-                case = AttentionCase(
+                case = BenchCase(
                     impl=name, n=n, mode=mode, batch=args.batch, heads=args.heads, head_dim=args.head_dim,
                     dtype=args.dtype, device=args.device, options=IMPLS[name],
                 )  # fmt: skip

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from attention_zoo import build_attention
-from lra.bench.attention_case import AttentionCase, run_case
+from lra.bench.case import BenchCase, run_case
 from lra.io import atomic_write_json, atomic_write_text
 from lra.machine import describe
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         for n in args.n:
             for impl, options in IMPLS.items():
                 name = impl.split("[")[0]
-                case = AttentionCase(
+                case = BenchCase(
                     impl=name, n=n, mode=mode, batch=args.batch, heads=args.heads, head_dim=args.head_dim,
                     dtype=args.dtype, device=args.device, options=options,
                 )  # fmt: skip
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{time.time() - started:.0f} s; written to {args.out}")
 
 
-def _backend(case: AttentionCase) -> str:
+def _backend(case: BenchCase) -> str:
     attention = build_attention(
         "softmax", num_heads=case.heads, head_dim=case.head_dim, max_seq_len=case.n, **case.options
     ).to(case.device)

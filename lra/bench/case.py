@@ -1,6 +1,8 @@
-"""One attention measurement (implementation × length × mode), run in a fresh process so memory is honest.
+"""One measurement (implementation × length × mode), run in a fresh process so that memory is honest.
 
-``python -m lra.bench.attention_case '<json case>'`` measures one case and prints one JSON line; the sweep
+Modes: ``fwd`` and ``fwd_bwd`` time the attention core on given q, k, v (ours or a peer package's);
+``train_step`` times one training step (forward, backward, AdamW) of the whole LRA classifier with one of our
+attentions. ``python -m lra.bench.case '<json case>'`` measures one case and prints one JSON line; the sweep
 drivers call :func:`run_isolated`, which records a crash, a kill or a timeout as a failed cell.
 """
 
@@ -10,20 +12,25 @@ import dataclasses
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from lra.bench.measure import cuda_peak_mb, peak_rss_delta_mb, time_cpu, time_cuda
 from lra.bench.peers import build_runner
+from lra.model import build_model
 
-MODES = ("fwd", "fwd_bwd")
+MODES = ("fwd", "fwd_bwd", "train_step")
+TEXT_TASK = {"vocab_size": 257, "num_classes": 2}  # the byte-level Text task (LRA Table 2 measures on it)
 
 
 @dataclass(frozen=True)
-class AttentionCase:
-    """What to measure: ``impl`` is an attention_zoo name or ``peer:<package>``."""
+class BenchCase:
+    """What to measure: ``impl`` is an attention_zoo name or ``peer:<package>``; ``model`` holds the LRA model's
+    sizes (``conf/model`` keys) for ``train_step``, where ``batch`` is the training batch."""
 
     impl: str
     n: int
@@ -34,6 +41,7 @@ class AttentionCase:
     dtype: str = "float32"
     device: str = "cpu"
     options: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -44,11 +52,7 @@ def _is_oom(error: BaseException) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
 
 
-def run_case(case: AttentionCase, min_run_time: float = 1.0) -> dict[str, Any]:
-    """Measure ``case`` in this process: peak memory of the first call, then the median time after warm-up."""
-    if case.mode not in MODES:
-        raise ValueError(f"mode must be one of {list(MODES)}, got {case.mode!r}")
-    device, dtype = torch.device(case.device), getattr(torch, case.dtype)
+def _attention_step(case: BenchCase, device: torch.device, dtype: torch.dtype) -> Callable[[], None]:
     runner = build_runner(case.impl, case.heads, case.head_dim, case.n, case.options)
     runner.module.to(device)  # type: ignore[attr-defined]
     shape = (case.batch, case.n, 3, case.heads, case.head_dim)
@@ -66,7 +70,46 @@ def run_case(case: AttentionCase, min_run_time: float = 1.0) -> dict[str, Any]:
             grads[out.shape] = torch.randn_like(out)
         out.backward(grads[out.shape])
 
+    return step
+
+
+def _train_step(case: BenchCase, device: torch.device, dtype: torch.dtype) -> Callable[[], None]:
+    """One optimiser step of the LRA classifier on a Text-shaped batch (bf16/fp16 through autocast)."""
+    if case.impl.startswith("peer:") or case.model is None:
+        raise ValueError(
+            "train_step measures our attentions inside the LRA model (give model sizes); peers are "
+            "measured at the attention core (fwd, fwd_bwd)"
+        )
+    model = build_model(
+        **TEXT_TASK,
+        max_length=case.n,
+        dual=False,
+        model=case.model,
+        attention={"name": case.impl, "options": case.options},
+    ).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ids = torch.randint(1, TEXT_TASK["vocab_size"], (case.batch, case.n), device=device)
+    lengths = torch.full((case.batch,), case.n, device=device)
+    labels = torch.randint(0, TEXT_TASK["num_classes"], (case.batch,), device=device)
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            logits = model(ids, lengths)
+        F.cross_entropy(logits.float(), labels).backward()
+        optimizer.step()
+
+    return step
+
+
+def run_case(case: BenchCase, min_run_time: float = 1.0) -> dict[str, Any]:
+    """Measure ``case`` in this process: peak memory of the first call, then the median time after warm-up."""
+    if case.mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}, got {case.mode!r}")
+    device, dtype = torch.device(case.device), getattr(torch, case.dtype)
     try:
+        step = (_train_step if case.mode == "train_step" else _attention_step)(case, device, dtype)
         if device.type == "cuda":
             peak = cuda_peak_mb(step)
             timing = time_cuda(step)
@@ -78,9 +121,9 @@ def run_case(case: AttentionCase, min_run_time: float = 1.0) -> dict[str, Any]:
     return {"status": "ok", "peak_mb": peak, **dataclasses.asdict(timing)}
 
 
-def run_isolated(case: AttentionCase, min_run_time: float = 1.0, timeout: float = 600.0) -> dict[str, Any]:
+def run_isolated(case: BenchCase, min_run_time: float = 1.0, timeout: float = 600.0) -> dict[str, Any]:
     """Run ``case`` in a fresh Python process; a crash, kill or timeout becomes a failed cell with the reason."""
-    command = [sys.executable, "-m", "lra.bench.attention_case", case.to_json(), str(min_run_time)]
+    command = [sys.executable, "-m", "lra.bench.case", case.to_json(), str(min_run_time)]
     row: dict[str, Any] = dataclasses.asdict(case)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -97,7 +140,7 @@ def run_isolated(case: AttentionCase, min_run_time: float = 1.0, timeout: float 
 
 
 def main() -> None:
-    case = AttentionCase(**json.loads(sys.argv[1]))
+    case = BenchCase(**json.loads(sys.argv[1]))
     min_run_time = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
     print(json.dumps(run_case(case, min_run_time)))
 

@@ -1,0 +1,136 @@
+"""``lra-bench``: efficiency of every attention and of the peer packages, side by side in one run.
+
+Attention-core cells (forward, forward+backward) over sequence lengths and dtypes, and whole-model training steps
+on the Text shape; writes ``results.json`` (rows + machine), ``results.csv``, the Nyströmformer-Table-1-style
+and LRA-Table-2-style tables, per-attention tables against their peers, and ``summary.md`` (the headline ratios
+and slopes). ``lra-report --bench <dir>/results.json`` draws the efficiency curves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from lra.bench.case import BenchCase
+from lra.bench.sweep import core_options, run_cases
+from lra.bench.tables import family_tables, loglog_slope, lra_table2, paper_table1, ratio_table, speedup
+from lra.io import atomic_write_json, atomic_write_text
+from lra.machine import describe
+
+CSV_COLUMNS = ("impl", "mode", "dtype", "device", "n", "batch", "heads", "head_dim", "status", "median_ms",
+               "p20_ms", "p80_ms", "runs", "peak_mb", "error", "options")  # fmt: skip
+
+
+def cases(cfg: DictConfig) -> Iterator[BenchCase]:
+    """Attention-core cells first, then training steps; each dtype × mode × length × implementation."""
+    device = cfg.device
+    for dtype in device.dtypes:
+        for mode in cfg.modes:
+            for n in device.lengths:
+                for impl in cfg.impls:
+                    yield BenchCase(
+                        impl=impl, n=n, mode=mode, batch=device.batch, heads=device.heads, head_dim=device.head_dim,
+                        dtype=dtype, device=device.device, options=core_options(impl),
+                    )  # fmt: skip
+        model = OmegaConf.to_container(cfg.train_step.model, resolve=True)
+        for n in cfg.train_step.lengths:
+            for name in cfg.train_step.include:
+                attention = cfg.train_step.attentions[name]
+                yield BenchCase(
+                    impl=attention.name, n=n, mode="train_step", batch=device.train_batch,
+                    heads=model["num_heads"], head_dim=model["head_dim"], dtype=dtype, device=device.device,
+                    options=OmegaConf.to_container(attention.options, resolve=True), model=model,
+                )  # fmt: skip
+
+
+def _lookup(rows: list[dict], impl: str, mode: str, n: int, dtype: str) -> dict | None:
+    return next((r for r in rows if (r["impl"], r["mode"], r["n"], r["dtype"]) == (impl, mode, n, dtype)), None)
+
+
+def summary(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
+    """The headline figures: Nyström against exact SDPA and its peers at the longest length, the log–log
+    slopes of its time and memory, and whole-model training speed against softmax at the longest length."""
+    lines = ["| figure | measured |", "|---|---|"]
+
+    def add(label: str, value: float | None, unit: str = "×") -> None:
+        lines.append(f"| {label} | {'—' if value is None else f'{value:.2f}{unit}'} |")
+
+    for dtype in cfg.device.dtypes:
+        core = [r for r in rows if r["dtype"] == dtype and r["mode"] != "train_step"]
+        lengths = sorted({r["n"] for r in core})
+        if lengths:
+            top = lengths[-1]
+            for mode in cfg.modes:
+                nystrom = _lookup(core, "nystrom", mode, top, dtype)
+                add(
+                    f"nystrom vs softmax, {mode}, n = {top}, {dtype}",
+                    speedup(_lookup(core, "softmax", mode, top, dtype), nystrom),
+                )
+                peers = [_lookup(core, p, mode, top, dtype) for p in ("peer:hf-nystrom", "peer:lucidrains-nystrom")]
+                measured = [p for p in peers if p and p["status"] == "ok"]
+                fastest = min(measured, key=lambda p: p["median_ms"]) if measured else None
+                add(f"nystrom vs fastest peer Nyström, {mode}, n = {top}, {dtype}", speedup(fastest, nystrom))
+            lo, hi = (2048, 16384) if {2048, 16384} <= set(lengths) else (lengths[0], top)
+            for key, label in (("median_ms", "time"), ("peak_mb", "memory")):
+                slope = loglog_slope(core, "nystrom", "fwd", dtype, key, lo, hi)
+                add(f"nystrom fwd {label} log–log slope, n = {lo}…{hi}, {dtype}", slope, "")
+        steps = [r for r in rows if r["dtype"] == dtype and r["mode"] == "train_step"]
+        if steps:
+            top = max(r["n"] for r in steps)
+            base = _lookup(steps, "softmax", "train_step", top, dtype)
+            for name in dict.fromkeys(r["impl"] for r in steps if r["impl"] != "softmax"):
+                ratio = speedup(base, _lookup(steps, name, "train_step", top, dtype))
+                add(f"{name} training steps/s vs softmax, n = {top}, {dtype}", ratio)
+    return "\n".join(lines)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "options": json.dumps(row.get("options", {}), sort_keys=True)})
+    return buffer.getvalue()
+
+
+def run(cfg: DictConfig, out: Path) -> list[dict[str, Any]]:
+    rows = run_cases(cases(cfg), isolated=cfg.device.isolated, min_run_time=cfg.min_run_time, timeout=cfg.timeout_s)
+    machine = describe()
+    caption = (
+        f"{machine['gpu'] or machine['cpu']}, {machine['torch_threads']} threads, torch "
+        f"{machine['packages'].get('torch')}; attention cells: batch {cfg.device.batch}, {cfg.device.heads} heads × "
+        f"{cfg.device.head_dim}; training steps: batch {cfg.device.train_batch}, model {dict(cfg.train_step.model)}"
+    )
+    config = OmegaConf.to_container(cfg, resolve=True)
+    atomic_write_json(out / "results.json", {"machine": machine, "config": config, "rows": rows})
+    atomic_write_text(out / "results.csv", _csv(rows))
+    core = [r for r in rows if r["mode"] != "train_step"]
+    sections = {
+        "summary.md": summary(rows, cfg),
+        "table.md": ratio_table(core) if core else "",
+        "families.md": family_tables(core) if core else "",
+        "table1.md": "\n\n".join(paper_table1(core, mode) for mode in cfg.modes) if core else "",
+        "table2.md": lra_table2(rows),
+    }
+    for name, text in sections.items():
+        atomic_write_text(out / name, f"{caption}\n\n{text}\n")
+    print(f"\n{caption}\n\n{sections['summary.md']}\n\n{sections['table1.md']}\n\n{sections['table2.md']}")
+    print(f"\nwritten to {out}")
+    return rows
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="bench")
+def main(cfg: DictConfig) -> None:
+    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()
