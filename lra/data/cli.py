@@ -1,6 +1,7 @@
 """``lra-data``: prepare, download, inspect and verify the LRA data.
 
     lra-data prepare listops --generate [--size N]       # ListOps from the LRA generator, seeded
+    lra-data prepare pathfinder --generate [--size N]    # Pathfinder (and pathx) from PF's generator, seeded
     lra-data download text && lra-data prepare text      # IMDB from Stanford, then tokenise
     lra-data prepare image --source cifar-10-python.tar.gz
     lra-data info                                        # what is prepared, where, sizes, settings
@@ -112,7 +113,7 @@ def cmd_info(args: argparse.Namespace, root: Path) -> int:
     downloads = sorted(downloads_dir(root).glob("*")) if downloads_dir(root).is_dir() else []
     raw = []
     for entry in sorted(raw_dir(root).iterdir()) if raw_dir(root).is_dir() else []:
-        grouped = entry.name in ("lra_release", "listops-generated")  # folders of several sources
+        grouped = entry.name in ("lra_release", "listops-generated", "pathfinder-generated")  # several sources
         raw += sorted(p for p in entry.iterdir() if p.is_dir()) if grouped else [entry]
     info = {
         "data_dir": str(root),
@@ -196,13 +197,28 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument(
             "--max-length", metavar="N", type=int, help="tokens per sequence/document (image and pathfinder: fixed)"
         )
-        g.add_argument("--size", metavar="N", dest="train_size", type=int, help="ListOps: training examples (96000)")
         g.add_argument(
-            "--val-size", metavar="N", type=int, help="ListOps: validation examples (2000); image: last N (5000)"
+            "--size",
+            metavar="N",
+            dest="train_size",
+            type=int,
+            help="generated ListOps / Pathfinder: training examples (96000 / 160000)",
         )
-        g.add_argument("--test-size", metavar="N", type=int, help="ListOps: test examples (2000)")
-        g.add_argument("--seed", metavar="S", type=int, help="ListOps generator seed (0)")
-        g.add_argument("--origin", choices=("generated", "files"), help="ListOps: generated (default) or LRA files")
+        g.add_argument(
+            "--val-size",
+            metavar="N",
+            type=int,
+            help="ListOps: validation examples (2000); Pathfinder: (--size / 8); image: last N (5000)",
+        )
+        g.add_argument(
+            "--test-size", metavar="N", type=int, help="ListOps: test examples (2000); Pathfinder: (--size / 8)"
+        )
+        g.add_argument("--seed", metavar="S", type=int, help="ListOps / Pathfinder generator seed (0)")
+        g.add_argument(
+            "--origin",
+            choices=("generated", "files"),
+            help="ListOps: generated (default) or LRA files; Pathfinder: files (default) or generated",
+        )
         g.add_argument(
             "--val-source",
             dest="val_source",
@@ -216,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", parents=[common], help="build the cached splits of a task")
     p.add_argument("task", choices=tasks)
     p.add_argument("--source", type=Path, help="folder or archive in the task's real format")
-    p.add_argument("--generate", action="store_true", help="generate the data (ListOps)")
+    p.add_argument("--generate", action="store_true", help="generate the data (ListOps, Pathfinder, Path-X)")
     p.add_argument("--force", action="store_true", help="rebuild even if the cache exists")
     p.add_argument("--workers", type=int, help="worker processes (default: all CPUs; never changes the result)")
     settings_flags(p)

@@ -6,15 +6,19 @@ space-separated fields (subpath, file name, image index, label, continuity, cont
 paddle length, paddle thickness, paddle margin, contrasts); the image is ``<difficulty>/<field 0>/<field 1>``, the
 label field 3. Difficulty: ``easy`` = ``curv_baseline``, ``intermediate`` = ``curv_contour_length_9``, ``hard``
 = ``curv_contour_length_14`` (default; LRA's Pathfinder is pathfinder32 hard and Path-X pathfinder128 hard).
-A future generator must write exactly this layout. Empty image files (pathfinder32 ``curv_baseline`` has one)
-are skipped and counted in the manifest.
+Empty image files (pathfinder32 ``curv_baseline`` has one) are skipped and counted in the manifest.
+``origin="generated"`` (``--generate``) first writes this layout with ``pathfinder_gen`` (PF's procedure with LRA's
+parameters, seeded) under ``raw/pathfinder-generated/<key>/``, then reads it like the release.
 
 Tokenisation: the raw pixel values 0..255 row-major (1024 or 16,384 tokens), as LRA's ``decode_png``; pixel 0
 (the black background) is a real token, not padding, so ``lengths`` are always the full length and LRA's
 ``inputs > 0`` mask must not be used. S4 feeds ``ToTensor`` values in [0, 1] instead. Split: 80/10/10 of the
 images ordered by path, drawn with a seeded permutation (``split_seed``), rounded like TFDS percent slices
 (160,000/20,000/20,000 for 200,000 images). LRA slices TFDS's hash order, NYS shuffles unseeded, S4 uses
-``random_split`` with seed 42: none of them can be matched image for image.
+``random_split`` with seed 42: none of them can be matched image for image. Generated data is split by image
+index instead (images are independent draws): the first ``val_size`` images are validation, the next
+``test_size`` test, the rest train; ``--size`` sets the training images and validation and test default to an
+eighth of it each (80/10/10, 160,000/20,000/20,000 by default).
 """
 
 from __future__ import annotations
@@ -23,16 +27,19 @@ import hashlib
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
 
-from lra.data.cache import CacheWriter, array_path
+from lra.data import pathfinder_gen
+from lra.data.atomic import atomic_dir
+from lra.data.cache import CacheWriter, array_path, cache_key
 from lra.data.errors import DataError, DataFormatError
 from lra.data.hashing import file_record
+from lra.data.paths import raw_dir
 from lra.data.progress import bar
 from lra.data.spec import SPLITS, TaskSpec
 from lra.data.splits import seeded_permutation
@@ -42,6 +49,7 @@ from lra.data.workers import process_pool
 DIFFICULTIES = {"easy": "curv_baseline", "intermediate": "curv_contour_length_9", "hard": "curv_contour_length_14"}
 FIELDS = 11
 JOB_SIZE = 2000  # images per worker job
+GENERATOR_VERSION = 1  # bump when pathfinder_gen output changes
 
 
 def _spec(name: str, size: int) -> TaskSpec:
@@ -51,14 +59,26 @@ def _spec(name: str, size: int) -> TaskSpec:
         vocab_size=256,
         num_classes=2,
         split_sizes=(160_000, 20_000, 20_000),
-        source=f"lra_release/pathfinder{size}/<difficulty>/ from lra_release.gz",
+        source=(
+            f"generated with PF's procedure (lra-data prepare {name} --generate), or "
+            f"lra_release/pathfinder{size}/<difficulty>/ from lra_release.gz"
+        ),
         tokenisation=(
             f"raw pixel values 0..255 row-major, {size * size} long, 0 is black not pad (as LRA decode_png); "
             "seeded 80/10/10 split (LRA: TFDS hash order, NYS unseeded, S4 seed 42)"
         ),
         pixels=True,
         image_size=size,
-        defaults={"max_length": size * size, "difficulty": "hard", "split_seed": 0},
+        defaults={
+            "origin": "files",
+            "max_length": size * size,
+            "difficulty": "hard",
+            "split_seed": 0,
+            "train_size": 160_000,
+            "val_size": 20_000,
+            "test_size": 20_000,
+            "seed": 0,
+        },
     )
 
 
@@ -142,7 +162,10 @@ def _decode_job(job: tuple[str, int, list[tuple[int, str, str, str]]]) -> list[s
 
 
 class PathfinderTask(Task):
-    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"difficulty": tuple(DIFFICULTIES)}
+    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "difficulty": tuple(DIFFICULTIES),
+        "origin": ("files", "generated"),
+    }
     fixed = ("max_length",)
     remotes = ("lra_release",)
 
@@ -150,6 +173,27 @@ class PathfinderTask(Task):
         self.spec = _spec(name, size)
         self.size = size
         self.what = f"pathfinder{size} difficulty folder (metadata/ and imgs/)"
+
+    def applicable(self, given: Mapping[str, Any], *, generate: bool, source: Path | None) -> dict[str, Any]:
+        name, defaults = self.spec.name, self.spec.defaults
+        origin = given.get("origin", "generated" if generate else "files")
+        if generate and source is not None:
+            raise DataError(f"{name}: pass either --generate or --source, not both")
+        if (generate and origin != "generated") or (source is not None and origin != "files"):
+            raise DataError(f"{name}: origin={origin} contradicts {'--generate' if generate else '--source'}")
+        common = {"origin": origin, "max_length": defaults["max_length"], "difficulty": defaults["difficulty"]}
+        if origin == "files":
+            return common | {"split_seed": defaults["split_seed"]}
+        held_out = max(1, (given.get("train_size", defaults["train_size"]) + 4) // 8)  # 80/10/10
+        return common | {
+            "train_size": defaults["train_size"],
+            "val_size": held_out,
+            "test_size": held_out,
+            "seed": defaults["seed"],
+        }
+
+    def extra_flags(self, settings: Mapping[str, Any]) -> list[str]:
+        return ["--generate"] if settings["origin"] == "generated" else []
 
     def is_source(self, directory: Path, settings: Mapping[str, Any]) -> bool:
         parent = directory.parent.name
@@ -166,12 +210,43 @@ class PathfinderTask(Task):
     def source_dir(
         self, data_dir: Path, source: Path | None, settings: Mapping[str, Any], *, generate: bool, workers: int
     ) -> Path:
-        if generate:
-            raise DataError(
-                f"{self.spec.name}: --generate is not available yet (the Pathfinder generator is a separate, later "
-                f"piece of work); use `lra-data download {self.spec.name}` or --source with the lra_release layout"
-            )
-        return self.locate(data_dir, source, settings)
+        if settings["origin"] == "files":
+            return self.locate(data_dir, source, settings)
+        count = settings["train_size"] + settings["val_size"] + settings["test_size"]
+        what = {"size": self.size, "difficulty": settings["difficulty"], "count": count, "seed": settings["seed"]}
+        top = (
+            raw_dir(data_dir)
+            / "pathfinder-generated"
+            / cache_key("pathfinder-generated", what | {"v": GENERATOR_VERSION})
+        )
+        folder = Path(f"pathfinder{self.size}") / DIFFICULTIES[settings["difficulty"]]
+        if not top.is_dir():
+            with atomic_dir(top) as tmp:
+                pathfinder_gen.generate(
+                    tmp / folder,
+                    size=self.size,
+                    difficulty=settings["difficulty"],
+                    count=count,
+                    seed=settings["seed"],
+                    workers=workers,
+                )
+        return top / folder
+
+    def _split(self, n: int, settings: Mapping[str, Any], source: Path) -> dict[str, np.ndarray]:
+        """Sorted image indices of each split: generated images by index (val, test, then train), files by a
+        seeded 80/10/10 permutation."""
+        if settings["origin"] == "generated":
+            sizes = [settings["val_size"], settings["test_size"], settings["train_size"]]
+            if n != sum(sizes):
+                raise DataError(f"{self.spec.name}: {source} holds {n} images, expected {sum(sizes)}")
+            val, test = np.arange(sizes[0]), np.arange(sizes[0], sizes[0] + sizes[1])
+            return {"val": val, "test": test, "train": np.arange(sizes[0] + sizes[1], n)}
+        n_train, n_val = (8 * n + 5) // 10, (n + 5) // 10
+        if min(n_train, n_val, n - n_train - n_val) < 1:
+            raise DataError(f"{self.spec.name}: {n} usable images in {source} are too few for an 80/10/10 split")
+        perm = seeded_permutation(n, settings["split_seed"])
+        bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
+        return {split: np.sort(perm[slice(*bounds[split])]) for split in SPLITS}
 
     def build(self, source: Path, settings: Mapping[str, Any], writer: CacheWriter, workers: int) -> None:
         records = read_metadata(source)
@@ -181,14 +256,10 @@ class PathfinderTask(Task):
                 raise DataFormatError(r.meta, r.line, f"image {r.image} does not exist")
             (kept if r.image.stat().st_size else empty).append(r)
         n = len(kept)
-        n_train, n_val = (8 * n + 5) // 10, (n + 5) // 10
-        if min(n_train, n_val, n - n_train - n_val) < 1:
-            raise DataError(f"{self.spec.name}: {n} usable images in {source} are too few for an 80/10/10 split")
-        perm = seeded_permutation(n, settings["split_seed"])
-        bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
+        split_indices = self._split(n, settings, source)
         jobs = []
         for split in SPLITS:
-            idx = np.sort(perm[slice(*bounds[split])])
+            idx = split_indices[split]
             _, lengths, labels = writer.allocate(split, len(idx), self.spec.max_length)
             lengths[:] = self.spec.max_length
             labels[:] = [kept[i].label for i in idx]
@@ -210,6 +281,9 @@ class PathfinderTask(Task):
                         digests += lines
                         progress.update(len(lines))
         writer.notes["skipped_empty_images"] = {"count": len(empty), "first": [str(r.image) for r in empty[:10]]}
+        if settings["origin"] == "generated":
+            p = pathfinder_gen.params(self.size, settings["difficulty"])
+            writer.notes["generator"] = {"version": GENERATOR_VERSION, "params": asdict(p)}
         writer.sources["metadata"] = {
             "path": str(source / "metadata"),
             "files": {p.name: file_record(p) for p in sorted((source / "metadata").glob("*.npy"))},

@@ -49,8 +49,8 @@ def test_bad_input_exits_1_naming_file_and_line(tmp_path: Path, capsys: pytest.C
 
 
 def test_generate_where_there_is_no_generator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run("prepare", "pathx", "--generate", "--data-dir", str(tmp_path)) == 1
-    assert "not available yet" in capsys.readouterr().err
+    assert _run("prepare", "text", "--generate", "--data-dir", str(tmp_path)) == 1
+    assert "--generate is not available for this task" in capsys.readouterr().err
 
 
 def test_missing_source_says_how_to_get_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

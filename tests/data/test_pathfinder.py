@@ -76,9 +76,9 @@ def test_difficulty_and_resolution_pick_their_folders(tmp_path: Path, data_dir: 
     assert _all_rows("pathx", data_dir).keys() == {p.tobytes() for p, _ in big.values()}
 
 
-def test_generate_is_not_available_yet(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="--generate is not available yet"):
-        prepare("pathfinder", tmp_path / "data", generate=True)
+def test_generate_and_source_exclude_each_other(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="either --generate or --source"):
+        prepare("pathfinder", tmp_path / "data", generate=True, source=tmp_path)
 
 
 def _png(pixels: np.ndarray, mode: str | None = None) -> bytes:
