@@ -28,7 +28,7 @@ from lra.io import atomic_write_json, atomic_write_text
 from lra.machine import describe
 from lra.model import build_model
 from lra.train.callbacks import MetricsHistory, PeakMemoryMonitor, ThroughputMonitor
-from lra.train.datamodule import ArrayBatches, ResumableBatchSampler
+from lra.train.datamodule import ResumableBatchSampler
 from lra.train.module import LRAClassifier
 
 DATA = {"train_size": 2000, "val_size": 200, "test_size": 200}
@@ -49,8 +49,8 @@ def _model(attention: str) -> torch.nn.Module:
 
 
 def _batches(data_dir: Path, batch: int, steps: int) -> list[dict[str, torch.Tensor]]:
-    split = ArrayBatches(load_split("listops", "train", data_dir, **DATA))
-    return [split.__getitems__(b) for b in ResumableBatchSampler(len(split), batch, seed=0, start=0, stop=steps)]
+    split = load_split("listops", "train", data_dir, **DATA)
+    return [split.batch(b) for b in ResumableBatchSampler(len(split), batch, seed=0, start=0, stop=steps)]
 
 
 def bare_loop(attention: str, batches: list[dict[str, torch.Tensor]], warmup: int) -> list[float]:
@@ -63,8 +63,8 @@ def bare_loop(attention: str, batches: list[dict[str, torch.Tensor]], warmup: in
     times = []
     for batch in batches:
         started = time.perf_counter()
-        logits = module(batch["input_ids"], batch["lengths"])
-        loss = F.cross_entropy(logits.float(), batch["labels"])
+        logits = module(batch["input_ids"], batch["length"])
+        loss = F.cross_entropy(logits.float(), batch["label"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

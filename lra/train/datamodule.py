@@ -6,36 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Sampler
 
-from lra.data import load_split
-
-
-class ArrayBatches(Dataset):
-    """A prepared split, fetched a whole batch at a time straight from the memory-mapped arrays."""
-
-    def __init__(self, split: Any) -> None:
-        self.inputs, self.lengths, self.labels = split.inputs, split.lengths, split.labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return self.__getitems__([index])
-
-    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        index = np.asarray(indices)
-        return {
-            "input_ids": torch.from_numpy(self.inputs[index].astype(np.int64)),
-            "lengths": torch.from_numpy(self.lengths[index].astype(np.int64)),
-            "labels": torch.from_numpy(self.labels[index].astype(np.int64)),
-        }
+from lra.data import LRADataset, load_split
 
 
 def _whole_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The dataset's ``__getitems__`` already returns the stacked batch."""
     return batch
 
 
@@ -101,12 +80,12 @@ class LRADataModule(pl.LightningDataModule):
         self.micro_batch_size, self.accumulate, self.max_steps = micro_batch_size, accumulate, max_steps
         self.seed, self.num_workers = seed, num_workers
         self.eval_batch_size = eval_batch_size or micro_batch_size
-        self.splits: dict[str, ArrayBatches] = {}
+        self.splits: dict[str, LRADataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split in ("train", "val", "test"):
             if split not in self.splits:
-                self.splits[split] = ArrayBatches(load_split(self.task, split, self.data_dir, **self.settings))
+                self.splits[split] = load_split(self.task, split, self.data_dir, **self.settings)
 
     def _loader(self, split: str, **batching: Any) -> DataLoader:
         return DataLoader(

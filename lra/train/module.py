@@ -47,11 +47,11 @@ class LRAClassifier(pl.LightningModule):
         return self.model(input_ids, lengths)
 
     def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
-        logits = self(batch["input_ids"], batch["lengths"])
-        loss = F.cross_entropy(logits.float(), batch["labels"])
-        accuracy = (logits.argmax(dim=-1) == batch["labels"]).float().mean()
+        logits = self(batch["input_ids"], batch["length"])
+        loss = F.cross_entropy(logits.float(), batch["label"])
+        accuracy = (logits.argmax(dim=-1) == batch["label"]).float().mean()
         on_step = split == "train"
-        size = batch["labels"].shape[0]
+        size = batch["label"].shape[0]
         self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=not on_step, prog_bar=True, batch_size=size)
         self.log(f"{split}/accuracy", accuracy, on_step=on_step, on_epoch=not on_step, prog_bar=True, batch_size=size)
         return loss

@@ -27,8 +27,8 @@ def test_overfits_a_fixed_batch(attention: str) -> None:
     n, batch = 128, 16
     batch_data = {
         "input_ids": torch.randint(1, 16, (batch, n)),
-        "lengths": torch.randint(n // 2, n + 1, (batch,)),  # padded examples too
-        "labels": torch.randint(0, 4, (batch,)),
+        "length": torch.randint(n // 2, n + 1, (batch,)),  # padded examples too
+        "label": torch.randint(0, 4, (batch,)),
     }
     model = build_model(
         vocab_size=16,
@@ -51,6 +51,6 @@ def test_overfits_a_fixed_batch(attention: str) -> None:
     trainer.fit(module, train_dataloaders=loader)
     model.eval()
     with torch.no_grad():
-        predictions = model(batch_data["input_ids"], batch_data["lengths"]).argmax(-1)
-    accuracy = (predictions == batch_data["labels"]).float().mean().item()
+        predictions = model(batch_data["input_ids"], batch_data["length"]).argmax(-1)
+    accuracy = (predictions == batch_data["label"]).float().mean().item()
     assert accuracy >= 0.95, f"{attention} reached only {accuracy:.2f} on a batch it trained on 150 times"
