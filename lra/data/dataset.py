@@ -67,9 +67,5 @@ class LRADataset(Dataset):
             "label": torch.from_numpy(self.labels[idx]),
         }
 
-    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        """What a DataLoader with a batch sampler calls: the whole batch in one gather (see ``batch``)."""
-        return self.batch(indices)
-
     def __repr__(self) -> str:
         return f"LRADataset({self.manifest['task']!r}, {self.split!r}, n={len(self)}, dir={str(self.directory)!r})"

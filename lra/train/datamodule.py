@@ -8,13 +8,27 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from lra.data import LRADataset, load_split
 
 
+class WholeBatches(Dataset):
+    """A prepared split served a batch at a time: with a batch sampler, a DataLoader calls ``__getitems__`` once
+    per batch, which gathers it from the memory maps in one step (``LRADataset.batch``)."""
+
+    def __init__(self, split: LRADataset) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        return self.split.batch(indices)
+
+
 def _whole_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The dataset's ``__getitems__`` already returns the stacked batch."""
+    """``__getitems__`` already returned the stacked batch."""
     return batch
 
 
@@ -80,12 +94,12 @@ class LRADataModule(pl.LightningDataModule):
         self.micro_batch_size, self.accumulate, self.max_steps = micro_batch_size, accumulate, max_steps
         self.seed, self.num_workers = seed, num_workers
         self.eval_batch_size = eval_batch_size or micro_batch_size
-        self.splits: dict[str, LRADataset] = {}
+        self.splits: dict[str, WholeBatches] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split in ("train", "val", "test"):
             if split not in self.splits:
-                self.splits[split] = load_split(self.task, split, self.data_dir, **self.settings)
+                self.splits[split] = WholeBatches(load_split(self.task, split, self.data_dir, **self.settings))
 
     def _loader(self, split: str, **batching: Any) -> DataLoader:
         return DataLoader(
