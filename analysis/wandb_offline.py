@@ -21,7 +21,8 @@ _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 
 @dataclass
 class OfflineRun:
-    """What an offline run logged: ``history`` rows (one per ``wandb.log``), the final ``summary``, ``config``."""
+    """What an offline run logged: ``history`` rows (one per ``wandb.log``), the final ``summary``, ``config``,
+    and the run's ``tags``, ``group``, ``job_type`` and ``name``."""
 
     path: Path
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -30,6 +31,7 @@ class OfflineRun:
     tags: list[str] = field(default_factory=list)
     group: str = ""
     job_type: str = ""
+    name: str = ""
 
 
 def _payloads(raw: bytes, source: Path) -> Iterator[bytes]:
@@ -43,6 +45,8 @@ def _payloads(raw: bytes, source: Path) -> Iterator[bytes]:
             continue
         _crc, size, kind = struct.unpack_from("<IHB", raw, position)
         body = raw[position + _HEADER : position + _HEADER + size]
+        if len(body) < size:  # the file ends mid-record: a run killed while writing
+            return
         position += _HEADER + size
         if kind == _FULL:
             yield body
@@ -59,6 +63,7 @@ def _items(items: Any) -> dict[str, Any]:
 
 def read_offline_run(path: Path) -> OfflineRun:
     """Parse ``run-<id>.wandb`` (or the ``offline-run-*`` directory holding it)."""
+    from google.protobuf.message import DecodeError
     from wandb.proto import wandb_internal_pb2
 
     if path.is_dir():
@@ -69,7 +74,10 @@ def read_offline_run(path: Path) -> OfflineRun:
     run = OfflineRun(path=path)
     for blob in _payloads(path.read_bytes(), path):
         record = wandb_internal_pb2.Record()
-        record.ParseFromString(blob)
+        try:
+            record.ParseFromString(blob)
+        except DecodeError as error:
+            raise ValueError(f"{path}: corrupt record ({error})") from error
         kind = record.WhichOneof("record_type")
         if kind == "history":
             run.history.append(_items(record.history.item))
@@ -81,6 +89,7 @@ def read_offline_run(path: Path) -> OfflineRun:
             run.config.update(_items(record.run.config.update))
             run.tags = list(record.run.tags)
             run.group, run.job_type = record.run.run_group, record.run.job_type
+            run.name = record.run.display_name
     return run
 
 

@@ -4,13 +4,12 @@
 
 Data that needs no download (generated tasks) is prepared with the smoke settings of ``conf/``; the sweep is a
 real ``lra-train`` Hydra multirun (joblib launcher, one job per core); the table is read back from the jobs'
-``result.json`` files, and ``lra-report`` builds the full report when it is installed.
+``result.json`` files, and ``lra-report`` builds the full report (tables and plots) in ``<out>/report``.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from lra.data.paths import resolve_data_dir
 from lra.train.summary import collect, comparison_table
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-GENERATED_TASKS = ("listops",)
+GENERATED_TASKS = ("listops", "pathfinder")
 
 
 def smoke_settings(task: str) -> dict:
@@ -67,9 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     results = collect(args.out)
     print(f"\nSmoke sweep ({len(results)} jobs, {time.time() - started:.0f} s), results in {args.out}:\n")
     print(comparison_table(results))
-    if shutil.which("lra-report"):
-        subprocess.run(["lra-report", str(args.out), "--out", str(args.out / "report")])
-    failed = sweep.returncode != 0 or any(r["status"] != "ok" for r in results)
+    # lra-report as a command (analysis sits above lra and is never imported here), with this interpreter so it
+    # works whether or not the environment's bin/ is on PATH.
+    print(f"\n[main] lra-report {args.out} --out {args.out / 'report'}", flush=True)
+    report = subprocess.run([sys.executable, "-m", "analysis.cli", str(args.out), "--out", str(args.out / "report")])
+    failed = sweep.returncode != 0 or report.returncode != 0 or any(r["status"] != "ok" for r in results)
     expected = len(args.tasks) * len(args.attentions)
     if len(results) < expected:
         print(f"[main] only {len(results)} of {expected} jobs wrote a result", file=sys.stderr)

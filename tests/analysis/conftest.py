@@ -1,0 +1,107 @@
+"""A real ``lra-train`` multirun shared by the analysis tests (built once per session), and copies to damage.
+
+The sweep: ListOps (tiny generated cache) × softmax, nystrom × seeds 0, 1, plus a job of the same sweep that fails
+(an invalid micro-batch, a setting that does not define the experiment), run at the same time. Sequences are 512
+long instead of ListOps' 2,000, and one torch thread per job: on a busy 2-core machine two spinning OpenMP threads
+per job made the same sweep 4× slower.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lra.data import prepare
+
+TINY_DATA = {"train_size": 64, "val_size": 16, "test_size": 16, "max_length": 512}
+TINY = [
+    "experiment=smoke",
+    *(f"task.data.{key}={value}" for key, value in TINY_DATA.items()),
+    "task.batch_size=8",
+    "task.warmup_steps=2",
+    "task.max_steps=6",
+    "task.val_every=3",
+    "task.val_batches=2",
+    "model.depth=1",
+    "trainer.progress_bar=false",
+    "trainer.log_every_n_steps=1",
+    "trainer.threads=1",
+]
+
+
+def _lra_train(*overrides: str, data_dir: Path, runs: Path) -> subprocess.Popen:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    flags = [o for o in overrides if o.startswith("-")]
+    rest = [o for o in overrides if not o.startswith("-")]
+    command = [sys.executable, "-m", "lra.train.app", *flags, *TINY, *rest]
+    command += [f"paths.data_dir={data_dir}", f"paths.runs_dir={runs}"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="session")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``<tmp>/sweep``: jobs 0–3 (ok) from one multirun, and ``4_listops_nystrom_s2`` (failed)."""
+    root = tmp_path_factory.mktemp("analysis")
+    prepare("listops", root / "data", generate=True, **TINY_DATA)
+    sweep_dir = root / "sweep"
+    common = {"data_dir": root / "data", "runs": root / "runs"}
+    multirun = _lra_train(
+        "-m", "attention=softmax,nystrom", "seed=0,1", f"hydra.sweep.dir={sweep_dir}",
+        **common,
+    )  # fmt: skip
+    failing = _lra_train(
+        "attention=nystrom", "seed=2", "trainer.micro_batch_size=3", "group=sweep",
+        f"hydra.run.dir={sweep_dir / '4_listops_nystrom_s2'}", **common,
+    )  # fmt: skip
+    output, _ = multirun.communicate(timeout=600)
+    assert multirun.returncode == 0, output
+    output, _ = failing.communicate(timeout=600)
+    assert failing.returncode != 0 and "must divide the per-device batch 8" in output, output
+    return sweep_dir
+
+
+@pytest.fixture
+def copy_job(sweep: Path, tmp_path: Path):
+    """Copy a job directory of the sweep (without checkpoints) to ``tmp_path/<dest>``, to damage or edit."""
+
+    def copy(job: str, dest: str) -> Path:
+        target = tmp_path / dest
+        shutil.copytree(sweep / job, target, ignore=shutil.ignore_patterns("checkpoints"))
+        return target
+
+    return copy
+
+
+def _variant(sweep: Path, job: str, dest: Path, **changes) -> None:
+    """A hand-written result next to the real ones: a real job's result.json with some fields changed."""
+    result = json.loads((sweep / job / "result.json").read_text())
+    result["config"]["task"]["name"] = changes.get("task", result["task"])
+    result["config"]["attention"]["name"] = changes.get("attention", result["attention"])
+    result.update(changes)
+    dest.mkdir(parents=True)
+    (dest / "result.json").write_text(json.dumps(result))
+
+
+@pytest.fixture
+def grid(sweep: Path, tmp_path: Path) -> list[Path]:
+    """The sweep plus two hand-written jobs, making a grid of ListOps, Text × softmax, nystrom, performer with:
+    ListOps/performer failed, Text/softmax one seed, Text/nystrom and Text/performer missing, and ListOps/nystrom
+    two successful seeds next to the sweep's failed seed 2."""
+    extra = tmp_path / "extra"
+    error = {"type": "NonFiniteLossError", "message": "loss is nan at step 4\nmore", "traceback": ""}
+    _variant(
+        sweep, "2_listops_nystrom_s0", extra / "5_listops_performer_s0", attention="performer", job_name="5_performer",
+        status="failed", error=error, metrics={},
+    )  # fmt: skip
+    text_metrics = {**json.loads((sweep / "0_listops_softmax_s0" / "result.json").read_text())["metrics"]}
+    text_metrics["test_accuracy"] = 0.6
+    _variant(
+        sweep, "0_listops_softmax_s0", extra / "6_text_softmax_s0", task="text", job_name="6_text", metrics=text_metrics
+    )
+    return [sweep, extra]

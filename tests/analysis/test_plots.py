@@ -1,0 +1,114 @@
+"""The figures, checked through matplotlib's objects: series, labels, colours, failure marks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import to_hex
+from matplotlib.container import BarContainer
+
+from analysis.aggregate import aggregate
+from analysis.bench import read_bench
+from analysis.collect import collect
+from analysis.plots import accuracy_bars, bubble_chart, efficiency_curves, save, validation_curves
+from analysis.style import colour
+
+
+@pytest.fixture
+def cells(grid: list[Path]):
+    return aggregate(collect(grid).runs)
+
+
+def test_accuracy_bars(cells) -> None:
+    ax = accuracy_bars(cells).axes[0]
+    bars = {c.get_label(): c for c in ax.containers if isinstance(c, BarContainer)}
+    assert list(bars) == ["softmax", "Nyström", "Performer"]
+    assert [len(bars[name]) for name in bars] == [3, 2, 0]  # ListOps, Text, Avg | ListOps, Avg | nothing
+    softmax = cells[(cells["attention"] == "softmax") & (cells["task"] == "listops")].iloc[0]
+    assert bars["softmax"][0].get_height() == pytest.approx(100 * softmax["test_accuracy_mean"])
+    assert to_hex(bars["Nyström"][0].get_facecolor()) == colour("nystrom").lower()
+    assert bars["Nyström"][1].get_hatch() == "//" and bars["softmax"][2].get_hatch() is None  # partial average
+    marks = {t.get_gid(): t.get_text() for t in ax.texts}
+    assert marks == {
+        "status:listops:performer": "FAILED",
+        "status:text:nystrom": "missing",
+        "status:text:performer": "missing",
+    }
+    published = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_label().startswith("published")]
+    assert [c.get_label() for c in published] == ["published: Nyströmformer Table 3", "published: LRA Table 1"]
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["ListOps", "Text", "Avg"]
+
+
+def test_bubble_chart(cells) -> None:
+    ax = bubble_chart(cells).axes[0]
+    bubbles = {c.get_label(): c for c in ax.collections if isinstance(c, PathCollection)}
+    assert list(bubbles) == ["softmax", "Nyström"]  # Performer has no successful run: no bubble
+    assert bubbles["softmax"].get_offsets()[0][0] == pytest.approx(1.0)  # softmax is the speed reference
+    listops = cells[cells["task"] == "listops"].set_index("attention")
+    speed = listops.loc["nystrom", "train_tokens_per_s_mean"] / listops.loc["softmax", "train_tokens_per_s_mean"]
+    assert bubbles["Nyström"].get_offsets()[0][0] == pytest.approx(speed)
+    assert [t.get_text() for t in ax.texts if t.get_text() in ("softmax", "Nyström*")] == ["softmax", "Nyström*"]
+    assert ax.get_xlabel() == "training speed relative to softmax (tokens/s)"
+
+
+def test_validation_curves(grid: list[Path]) -> None:
+    collection = collect(grid)
+    figure = validation_curves(collection.runs, collection.curves)
+    visible = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["ListOps"]  # the hand-written Text job has no history
+    lines = visible[0].get_lines()
+    assert [line.get_label() for line in lines] == ["softmax (2 seeds)", "Nyström (2 seeds)"]
+    assert list(lines[0].get_xdata()) == [3, 6]
+
+
+def _bench(tmp_path: Path) -> Path:
+    rows = []
+    for impl, times in {"softmax": [1.0, 4.0, None], "nystrom": [2.0, 3.0, 4.5], "peer:hf-nystrom": [5, 9, 20]}.items():
+        for n, ms in zip([1024, 2048, 4096], times, strict=True):
+            ok = {"status": "ok", "median_ms": ms, "p20_ms": ms, "p80_ms": ms, "peak_mb": 10.0 * n / 1024}
+            rows.append({"impl": impl, "n": n, "mode": "fwd", "batch": 1, "heads": 2, "head_dim": 32,
+                         "dtype": "float32", "device": "cpu", "options": {},
+                         **(ok if ms else {"status": "oom", "error": "OutOfMemoryError"})})  # fmt: skip
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"machine": {"cpu": "Test CPU", "gpu": None}, "rows": rows}))
+    return path
+
+
+def test_efficiency_curves_mark_out_of_memory_points(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    bench = read_bench([_bench(tmp_path)], warnings)
+    assert warnings == [] and set(bench["setup"]) == {"Test CPU · cpu · float32 · batch 1, heads 2, head dim 32"}
+    figure = efficiency_curves(bench)
+    time_ax, memory_ax = figure.axes[:2]
+    series = {line.get_label(): line for line in time_ax.get_lines() if not line.get_label().startswith("_")}
+    assert list(series) == ["softmax", "Nyström", "hf-nystrom (peer)"]
+    assert list(series["softmax"].get_xdata()) == [1024, 2048]  # the OOM point is not plotted as a value
+    assert series["hf-nystrom (peer)"].get_color() == series["Nyström"].get_color() == colour("nystrom")
+    assert series["hf-nystrom (peer)"].get_linestyle() == "--" and series["Nyström"].get_linestyle() == "-"
+    for ax in (time_ax, memory_ax):
+        failed = [line for line in ax.get_lines() if (line.get_gid() or "").startswith("failed:")]
+        assert [line.get_gid() for line in failed] == ["failed:softmax:4096:oom"]
+        assert failed[0].get_marker() == "X"
+        assert "OOM" in [t.get_text() for t in ax.texts]
+    assert time_ax.get_xscale() == "log" and time_ax.get_yscale() == "log"
+    assert figure.legends[0].get_texts()[-1].get_text() == "failed (OOM / error / timeout)"
+
+
+def test_bad_benchmark_files_are_warnings(tmp_path: Path) -> None:
+    (tmp_path / "broken.json").write_text("{")
+    (tmp_path / "other.json").write_text(
+        '{"rows": [{"impl": "softmax"}, {"impl": "x", "n": 8, "mode": "fwd", "status": "ok"}]}'
+    )
+    warnings: list[str] = []
+    bench = read_bench([tmp_path / "broken.json", tmp_path / "other.json", tmp_path / "nowhere.json"], warnings)
+    assert len(bench) == 1 and bench["status"].item() == "error"  # ok without a time cannot be drawn as one
+    assert len(warnings) == 4 and "unreadable benchmark result" in warnings[0]
+
+
+def test_save_writes_png_and_svg(cells, tmp_path: Path) -> None:
+    paths = save(accuracy_bars(cells), tmp_path / "figures" / "bars")
+    assert [p.name for p in paths] == ["bars.png", "bars.svg"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and b"<svg" in paths[1].read_bytes()[:500]
