@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Annotation
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 from analysis.references import LRA_TABLE1, NYSTROMFORMER_TABLE3, Reference
@@ -199,7 +200,22 @@ def bubble_chart(cells: pd.DataFrame, metric: str = "test_accuracy", title: str 
     if any(p[4] for p in points):
         notes.append("* average over fewer tasks")
     ax.text(0.01, 0.01, "; ".join(notes), transform=ax.transAxes, fontsize=7, color="#555555")
+    _separate_labels(figure, ax)
     return figure
+
+
+def _separate_labels(figure: Figure, ax) -> None:
+    """Moves a bubble's label below its bubble when it would overlap a label already placed (close bubbles)."""
+    figure.draw_without_rendering()  # the final layout, so extents are where the labels will be drawn
+    placed = []
+    for label in (t for t in ax.texts if isinstance(t, Annotation)):
+        box = label.get_window_extent()
+        if any(box.overlaps(other) for other in placed):
+            x, y = label.xyann
+            label.xyann = (x, -y)
+            label.set_verticalalignment("top")
+            box = label.get_window_extent()
+        placed.append(box)
 
 
 def validation_curves(runs: pd.DataFrame, curves: pd.DataFrame, title: str = "") -> Figure:

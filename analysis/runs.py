@@ -25,23 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-# The metric names of lra.results (schema version 1).
-METRICS = (
-    "test_accuracy",
-    "test_loss",
-    "best_val_accuracy",
-    "best_val_step",
-    "final_train_loss",
-    "final_train_accuracy",
-    "train_tokens_per_s",
-    "train_steps_per_s",
-    "eval_tokens_per_s",
-    "peak_memory_mb",
-    "num_parameters",
-    "softmax_parameters",
-    "parameter_ratio_vs_softmax",
-    "steps",
-)
+from lra.results import METRICS
+
 IDENTITY = ("run_id", "source", "path", "job_dir", "experiment", "experiment_label", "group", "job_name")
 COLUMNS = (
     *IDENTITY,

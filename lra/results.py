@@ -29,6 +29,22 @@ SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
 STATUSES = ("ok", "failed")
 REQUIRED = ("schema", "schema_version", "status", "task", "attention", "seed", "metrics")
+METRICS = (
+    "test_accuracy",
+    "test_loss",
+    "best_val_accuracy",
+    "best_val_step",
+    "final_train_loss",
+    "final_train_accuracy",
+    "train_tokens_per_s",
+    "train_steps_per_s",
+    "eval_tokens_per_s",
+    "peak_memory_mb",
+    "num_parameters",
+    "softmax_parameters",
+    "parameter_ratio_vs_softmax",
+    "steps",
+)
 
 
 class ResultError(ValueError):
@@ -71,5 +87,8 @@ def validate(result: Any, source: str) -> None:
         raise ResultError(f"{source}: status must be one of {list(STATUSES)}, got {result['status']!r}")
     if not isinstance(result["metrics"], dict):
         raise ResultError(f"{source}: metrics must be an object")
+    unknown = sorted(set(result["metrics"]) - set(METRICS))
+    if unknown:
+        raise ResultError(f"{source}: unknown metric(s) {', '.join(unknown)} for schema version {SCHEMA_VERSION}")
     if result["status"] == "failed" and not result.get("error"):
         raise ResultError(f"{source}: a failed result must say why (error is empty)")

@@ -38,6 +38,7 @@ def run_cases(cases: Iterable[BenchCase], *, isolated: bool, min_run_time: float
             row = run_isolated(case, min_run_time=min_run_time, timeout=timeout)
         else:
             row = {**case.__dict__, **run_case(case, min_run_time=min_run_time)}
+        row["peer_of"] = ours_of(case.impl) if case.impl.startswith("peer:") else None
         rows.append(row)
         shown = f"{row['median_ms']:10.2f} ms {row['peak_mb']:9.1f} MB" if row["status"] == "ok" else row["status"]
         print(f"{case.mode:10s} {case.dtype:9s} n={case.n:<6d} {case.impl:28s} {shown}", flush=True)

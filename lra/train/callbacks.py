@@ -127,33 +127,36 @@ class PeakMemoryMonitor(pl.Callback):
 
 
 class MetricsHistory(pl.Callback):
-    """Appends every logged training step and every validation to ``metrics.csv`` as it happens (rank 0).
+    """Appends training steps (every ``every_n_steps``) and every validation to ``metrics.csv`` as it happens.
 
-    Appending line by line keeps the history of a run that crashes; columns are fixed up front.
+    Rank 0 only. Appending line by line keeps the history of a run that crashes. ``lr`` is the learning rate
+    the step trained with (for a validation row: the last training step's).
     """
 
     COLUMNS = ("step", "split", "loss", "accuracy", "lr")
 
     def __init__(self, path: Path, every_n_steps: int = 10) -> None:
         self.path, self.every_n_steps = path, every_n_steps
+        self.step_lr: float | None = None
 
     def _append(self, trainer: pl.Trainer, split: str) -> None:
         if trainer.global_rank != 0:
             return
         metrics = trainer.callback_metrics
-        row = {"step": trainer.global_step, "split": split}
+        row = {"step": trainer.global_step, "split": split, "lr": "" if self.step_lr is None else f"{self.step_lr:.6g}"}
         for name in ("loss", "accuracy"):
-            value = metrics.get(f"{split}/{name}_step" if split == "train" else f"{split}/{name}")
-            if value is None and split == "train":
-                value = metrics.get(f"{split}/{name}")
+            value = metrics.get(f"{split}/{name}")
             row[name] = f"{float(value):.6g}" if value is not None else ""
-        row["lr"] = f"{trainer.optimizers[0].param_groups[0]['lr']:.6g}" if trainer.optimizers else ""
         new = not self.path.exists()
         with self.path.open("a", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=self.COLUMNS)
             if new:
                 writer.writeheader()
             writer.writerow(row)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
+        if batch_idx % trainer.accumulate_grad_batches == 0 and trainer.optimizers:
+            self.step_lr = trainer.optimizers[0].param_groups[0]["lr"]
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if (batch_idx + 1) % trainer.accumulate_grad_batches == 0 and trainer.global_step % self.every_n_steps == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_hex
@@ -52,6 +53,20 @@ def test_bubble_chart(cells) -> None:
     assert bubbles["Nyström"].get_offsets()[0][0] == pytest.approx(speed)
     assert [t.get_text() for t in ax.texts if t.get_text() in ("softmax", "Nyström*")] == ["softmax", "Nyström*"]
     assert ax.get_xlabel() == "training speed relative to softmax (tokens/s)"
+
+
+def test_bubble_labels_of_close_bubbles_do_not_overlap() -> None:
+    rows = [
+        {"attention": name, "task": "listops", "status": "ok", "test_accuracy_mean": 0.3, "test_accuracy_n": 1,
+         "train_tokens_per_s_mean": speed, "train_tokens_per_s_n": 1, "peak_memory_mb_mean": 100.0}
+        for name, speed in (("softmax", 100.0), ("linformer", 800.0), ("performer", 820.0))
+    ]  # fmt: skip
+    figure = bubble_chart(pd.DataFrame(rows))
+    figure.draw_without_rendering()
+    boxes = {
+        t.get_text(): t.get_window_extent() for t in figure.axes[0].texts if t.get_text() in ("Linformer", "Performer")
+    }
+    assert len(boxes) == 2 and not boxes["Linformer"].overlaps(boxes["Performer"])
 
 
 def test_validation_curves(grid: list[Path]) -> None:

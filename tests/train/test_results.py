@@ -40,3 +40,8 @@ def test_a_failed_result_must_say_why(tmp_path) -> None:
         write_result(tmp_path, {**GOOD, "status": "failed"})
     path = write_result(tmp_path, {**GOOD, "status": "failed", "error": {"type": "X", "message": "boom"}})
     assert json.loads(path.read_text())["error"]["message"] == "boom"
+
+
+def test_metrics_outside_the_schema_are_rejected(tmp_path) -> None:
+    with pytest.raises(ResultError, match="unknown metric"):
+        write_result(tmp_path, {**GOOD, "metrics": {"test_acc": 0.3}})
