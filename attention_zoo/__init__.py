@@ -18,8 +18,10 @@ from attention_zoo.softmax import SoftmaxAttention
 __all__ = [
     "Attention",
     "LinformerAttention",
+    "NystromAttention",
     "PerformerAttention",
     "ReformerAttention",
+    "SoftmaxAttention",
     "attention_options",
     "available_attentions",
     "build_attention",

@@ -29,16 +29,21 @@ class LinformerAttention(Attention):
             layer; ``"kv"``: one matrix per layer with E = F (the LRA paper's "shared between key and values
             but not across multiple layers", App. B.1); ``"layerwise"``: one matrix E = F given by the model
             and shared by every layer (``shared_projection``).
+        projection_heads (None): with ``sharing="layerwise"``, the shape of the shared projection: ``None``
+            is one ``[k, L]`` matrix for all heads (paper §4); ``num_heads`` is one matrix per head,
+            ``[num_heads, k, L]``, shared by K, V and all layers: the ``linformer-256`` model of the
+            Nyströmformer LRA code (``LRA/code/attention_linformer.py``, E ∈ R^{H×256×n}). The model reads it
+            to build the projection (``lra.model.encoder``), the attention checks the projection against it.
+            Rejected with other sharing modes.
         shared_projection (None): required with ``sharing="layerwise"`` and rejected otherwise. The model
-            creates it once with :meth:`make_shared_projection` (a ``[k, L]`` parameter, the paper's layerwise
-            sharing, or ``[num_heads, k, L]`` with ``num_heads=…``: the ``mlpen/Nystromformer`` variant, one
-            matrix per head shared by K, V and all layers), registers it on itself, and passes the same
-            object to every layer; L must be at least ``max_seq_len``. The attention keeps it in a plain tuple
-            attribute, not as a submodule parameter or buffer, so ``parameters()`` and ``state_dict()`` of the
-            model list it exactly once (under the model's name for it), and the model's ``.to()`` (which
-            converts parameters in place) moves it for every layer. Anything that replaces the Parameter
-            *object* (``load_state_dict(assign=True)``, ``overwrite_module_params_on_conversion``) must call
-            ``attention.set_shared_projection(model.<name>)`` again on each layer.
+            creates it once with :meth:`make_shared_projection` (``num_heads=projection_heads``), registers
+            it on itself, and passes the same object to every layer; L must be at least ``max_seq_len``. The
+            attention keeps it in a plain tuple attribute, not as a submodule parameter or buffer, so
+            ``parameters()`` and ``state_dict()`` of the model list it exactly once (under the model's name
+            for it), and the model's ``.to()`` (which converts parameters in place) moves it for every layer.
+            Anything that replaces the Parameter *object* (``load_state_dict(assign=True)``,
+            ``overwrite_module_params_on_conversion``) must call ``attention.set_shared_projection(model.<name>)``
+            again on each layer.
 
     Initialisation: N(0, 0.02), as in the Nyströmformer LRA code (lucidrains uses U(±1/√k), fairseq Xavier
     with gain 1/√2, tatp22 an ``nn.Linear`` with bias). There is no dropout inside (none in the LRA code).
@@ -66,11 +71,21 @@ class LinformerAttention(Attention):
         max_seq_len: int,
         k: int = 256,
         sharing: str = "kv",
+        projection_heads: int | None = None,
         shared_projection: nn.Parameter | None = None,
     ) -> None:
         super().__init__(num_heads=num_heads, head_dim=head_dim, max_seq_len=max_seq_len)
         self.k = require_positive_int("k", k)
         self.sharing = require_choice("sharing", sharing, SHARING)
+        if projection_heads is not None:
+            if sharing != "layerwise":
+                raise ValueError(f"projection_heads is only used with sharing='layerwise', not sharing={sharing!r}")
+            if projection_heads != num_heads or isinstance(projection_heads, bool):
+                raise ValueError(
+                    f"projection_heads must be None (one [k, L] projection) or num_heads = {num_heads} "
+                    f"(one per head), got {projection_heads!r}"
+                )
+        self.projection_heads = projection_heads
         # A tuple is not an nn.Module attribute type, so the model's shared parameter is not registered here.
         self._shared: tuple[Tensor, ...] = ()
         self.proj_k: nn.Parameter | None = None
@@ -108,10 +123,17 @@ class LinformerAttention(Attention):
         if not isinstance(projection, Tensor):
             raise ValueError(f"shared_projection must be a tensor (an nn.Parameter), got {type(projection).__name__}")
         shape = tuple(projection.shape)
-        if shape[:-1] not in ((self.k,), (self.num_heads, self.k)) or shape[-1] < self.max_seq_len:
+        if self.projection_heads is None:
+            expected, layout = (self.k,), f"[k, L] with k = {self.k}"
+        else:
+            expected, layout = (
+                (self.num_heads, self.k),
+                f"[num_heads, k, L] with num_heads = {self.num_heads}, k = {self.k}",
+            )
+        if shape[:-1] != expected or shape[-1] < self.max_seq_len:
             raise ValueError(
-                f"shared_projection must have shape [k, L] or [num_heads, k, L] with k = {self.k}, "
-                f"num_heads = {self.num_heads} and L >= max_seq_len = {self.max_seq_len}, got {shape}"
+                f"shared_projection must have shape {layout} (projection_heads={self.projection_heads}) "
+                f"and L >= max_seq_len = {self.max_seq_len}, got {shape}"
             )
         return projection
 
@@ -127,7 +149,8 @@ class LinformerAttention(Attention):
         self._shared = (self._check_shared(projection),)
 
     def extra_repr(self) -> str:
-        return f"heads={self.num_heads}, head_dim={self.head_dim}, k={self.k}, sharing={self.sharing}"
+        heads = "" if self.projection_heads is None else f", projection_heads={self.projection_heads}"
+        return f"heads={self.num_heads}, head_dim={self.head_dim}, k={self.k}, sharing={self.sharing}{heads}"
 
     def projections(self, n: int) -> tuple[Tensor, Tensor]:
         """E and F sliced to the first n columns: ``[k, n]``, or ``[H, k, n]`` per head (``none``, per-head shared)."""

@@ -39,11 +39,18 @@ class NystromAttention(Attention):
             batch-mates; ``"original"`` is the batch-global scale of the official code and Hugging Face.
         landmark_mode ("masked"): segments are formed over each example's real tokens, so outputs at real
             positions do not change with the amount or content of padding; an example with fewer real tokens
-            than landmarks gets exact attention, as it would unpadded. ``"official"`` reproduces
+            than landmarks gets exact attention, as it would unpadded. The exact condition: the attention
+            term is invariant for any mask; the conv skip (when on) is positional, so it is invariant only
+            while each example's real tokens are contiguous (pads before and/or after them, as the LRA
+            harness pads). Pads *between* real tokens change which tokens are conv neighbours (relative
+            error ≈ 1 measured); compacting the tokens for the conv would make any mask work but costs an
+            argsort and three gathers of V's size per call (measured 3–20 % of a masked forward on a 2-core
+            CPU, batch 32 × n = 1024 to batch 1 × n = 16384), so it is not done. ``"official"`` reproduces
             ``mlpen/Nystromformer`` (pads zeroed, each segment mean divides by the segment length, the mask
             only enters the landmark-to-key softmax), for parity with published numbers.
         conv_kernel_size (35): odd kernel of the per-head depthwise conv skip on V (``lra_config.py`` uses 35;
-            HF defaults to 65, lucidrains to 33); ``None`` disables it. Pads are zeroed before the conv.
+            HF defaults to 65, lucidrains to 33); ``None`` disables it. Pads are zeroed before the conv, so
+            they act as its zero padding (see ``landmark_mode`` for what that implies).
         path ("fast"): ``"fast"`` evaluates ``SDPA(Q, K̃, Z · SDPA(Q̃, K, V))``, never materialising an n×m or
             m×n matrix; ``"reference"`` follows the official op order ``(kernel_1 · Z) · (kernel_3 · V)`` with
             explicit kernels, for parity tests.

@@ -8,10 +8,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attention_zoo._base import Attention, accumulation_dtype, full_precision, require_positive_int, zero_pads
+from attention_zoo._base import (
+    Attention,
+    accumulation_dtype,
+    full_precision,
+    require_choice,
+    require_positive_int,
+    zero_pads,
+)
 
 # Seeds of successive feature draws: draw i of a module with seed s uses s + i * _DRAW_STRIDE (mod 2**63).
 _DRAW_STRIDE = 0x9E3779B97F4A7C15 % 2**63
+KERNELS = ("softmax", "relu")
+# feature_eps=None takes the kernel's reference value: 0 keeps FAVOR+ unbiased; 1e-3 is the ReLU kernel's
+# kernel_epsilon in performer-pytorch's generalized_kernel and Google's generalized_kernel_feature_creator.
+_DEFAULT_EPS = {"softmax": 0.0, "relu": 1e-3}
 
 
 def orthogonal_gaussian_features(num_features: int, dim: int, generator: torch.Generator) -> Tensor:
@@ -32,7 +43,7 @@ def orthogonal_gaussian_features(num_features: int, dim: int, generator: torch.G
 
 
 class PerformerAttention(Attention):
-    """FAVOR+ softmax-kernel attention: ``D⁻¹ φ(Q) (φ(K)ᵀ V)``, ``D = diag(φ(Q) φ(K)ᵀ 1)``, no n×n matrix.
+    """Performer attention ``D⁻¹ φ(Q) (φ(K)ᵀ V)``, ``D = diag(φ(Q) φ(K)ᵀ 1)``, no n×n matrix: FAVOR+ by default.
 
     Positive random features (paper Lemma 1) with x = d^(-1/4)·q (and k), applied exactly once:
     ``φ(x) = exp(ωᵢᵀx − ‖x‖²/2) / √m`` for orthogonal ω with chi-distributed norms (the paper's FAVOR+ with
@@ -50,7 +61,23 @@ class PerformerAttention(Attention):
     * denominator clamp: ``D ≥ 1e-30`` (fp32-safe); it only guards 0/0 (an example without real keys, whose
       outputs are zero) and never changes a normal row.
 
+    ``kernel="relu"`` is the generalized attention of the Performer paper (§2.2) with f = ReLU, as
+    performer-pytorch ``FastAttention(generalized_attention=True, kernel_fn=nn.ReLU())`` and Google's
+    ``generalized_kernel_feature_creator`` compute it: ``φ(x) = ReLU(ωᵀx) + ε`` with x = d^(-1/4)·q (and k),
+    ε = 1e-3. It estimates no softmax: attention ∝ E[φ(q)ᵀφ(k)], a different (non-negative) kernel, with the
+    same ω, padding rules, fp32 island and denominator clamp. It is the kernel the Nyströmformer LRA config
+    names for ``performer-256`` (``kernel_type "relu"``). Equal to performer-pytorch given the same ω and no
+    mask (tested to 1e-5). Two deviations from that code, both documented: pad rows of φ(K) are 0 here, where
+    mlpen zeroes k, so that φ(0) = ε stays in its denominator; and mlpen scales q and k by d^(-1/4) before
+    ``FastAttention`` scales them again, which, ReLU being positively homogeneous, equals ours with
+    ε·d^(1/4) (2.4e-3 at d = 32). Caveat: mlpen's only ``attention_performer.py`` in the repository
+    (``reorganized_code/…/attention_performer.py``) builds ``FastAttention(…, kernel_fn=nn.ReLU())`` without
+    ``generalized_attention=True``, and performer-pytorch ignores ``kernel_fn`` then, running its FAVOR+
+    softmax kernel; ``kernel_type "relu"`` may therefore never have been a ReLU kernel in the runs.
+
     Options (defaults and their source):
+        kernel ("softmax"): ``"softmax"`` (FAVOR+, positive random features for exp(qᵀk/√d)) or ``"relu"``
+            (generalized ReLU kernel, above).
         num_features (256): m; "Performer 256 random features" in the Nyströmformer LRA runs (``performer-256``)
             and xformers' LRA ``favor.dim_features``. (performer-pytorch defaults to ⌊d·ln d⌋, Google to 256.)
         redraw_interval (1000): draw new features every this many *training* forward calls (xformers LRA
@@ -62,8 +89,11 @@ class PerformerAttention(Attention):
             the features are reproducible and independent of the global RNG stream and device. ``None`` takes
             the seed from the global torch RNG at construction (so ``torch.manual_seed`` before building the
             model fixes it, and separate layers get different features).
-        feature_eps (0.0): constant added to every feature after the exp (Google/performer-pytorch use 1e-4
-            relative to *their* stabiliser); 0 keeps the estimator unbiased up to normalisation.
+        feature_eps (None): constant added to every feature (after the exp for ``softmax``). None takes the
+            kernel's reference value: 0 for ``softmax``, which keeps the estimator unbiased up to normalisation
+            (Google/performer-pytorch add 1e-4 relative to *their* stabiliser), and 1e-3 for ``relu``
+            (Google's and performer-pytorch's ``kernel_epsilon``; with 0 a query with all ωᵀx ≤ 0 attends
+            to nothing and gets a zero output).
 
     State: the features ω live in the persistent buffer ``features`` (fp32, ``[m, d]``, shared by the heads as
     in every reference implementation); the seed, the number of draws and the calls since the last draw are
@@ -78,7 +108,8 @@ class PerformerAttention(Attention):
     Precision: features, exps, reductions and the two m-sized GEMMs run in fp32 (fp64 for fp64 inputs) for
     any input dtype; the output is cast back (FlashAttention App. E.3 found Performer unstable in fp16).
 
-    Cost per head: time 8·n·m·d FLOPs (x·ωᵀ for q and k, φ(K)ᵀ[V 1], φ(Q)·[KV]) + 2·n·m exps; memory the
+    Cost per head: time 8·n·m·d FLOPs (x·ωᵀ for q and k, φ(K)ᵀ[V 1], φ(Q)·[KV]) + 2·n·m exps (none with
+    ``relu``); memory the
     two n×m feature maps (fp32) kept for backward; a redraw costs ⌈m/d⌉ QR factorisations of d×d on the CPU.
     """
 
@@ -88,12 +119,14 @@ class PerformerAttention(Attention):
         num_heads: int,
         head_dim: int,
         max_seq_len: int,
+        kernel: str = "softmax",
         num_features: int = 256,
         redraw_interval: int | None = 1000,
         seed: int | None = None,
-        feature_eps: float = 0.0,
+        feature_eps: float | None = None,
     ) -> None:
         super().__init__(num_heads=num_heads, head_dim=head_dim, max_seq_len=max_seq_len)
+        self.kernel = require_choice("kernel", kernel, KERNELS)
         self.num_features = require_positive_int("num_features", num_features)
         if redraw_interval is not None:
             require_positive_int("redraw_interval", redraw_interval)
@@ -102,8 +135,10 @@ class PerformerAttention(Attention):
             seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
         elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        if feature_eps is None:
+            feature_eps = _DEFAULT_EPS[kernel]
         if not (isinstance(feature_eps, int | float) and not isinstance(feature_eps, bool) and feature_eps >= 0):
-            raise ValueError(f"feature_eps must be a non-negative float, got {feature_eps!r}")
+            raise ValueError(f"feature_eps must be a non-negative float or None, got {feature_eps!r}")
         self.feature_eps = float(feature_eps)
         self.seed = seed
         self.draws = 0  # features drawn so far
@@ -131,8 +166,8 @@ class PerformerAttention(Attention):
 
     def extra_repr(self) -> str:
         return (
-            f"heads={self.num_heads}, head_dim={self.head_dim}, num_features={self.num_features}, "
-            f"redraw_interval={self.redraw_interval}, feature_eps={self.feature_eps}"
+            f"heads={self.num_heads}, head_dim={self.head_dim}, kernel={self.kernel}, "
+            f"num_features={self.num_features}, redraw_interval={self.redraw_interval}, feature_eps={self.feature_eps}"
         )
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
@@ -157,8 +192,15 @@ class PerformerAttention(Attention):
         return out if mask is None else zero_pads(out, mask)
 
     def _features(self, x: Tensor, omega: Tensor, *, query: bool, mask: Tensor | None = None) -> Tensor:
-        """Stabilised positive features ``[B, H, n, m]`` of ``x [B, H, n, d]`` (see the class docstring)."""
+        """Features ``[B, H, n, m]`` of ``x [B, H, n, d]``, pad rows of φ(K) exactly 0 (see the class docstring)."""
         x = x * self.head_dim**-0.25
+        if self.kernel == "relu":
+            phi = torch.relu(x @ omega.T)
+            if self.feature_eps:
+                phi = phi + self.feature_eps
+            if mask is None or query:
+                return phi
+            return phi.masked_fill(~mask[:, None, :, None], 0.0)
         # [x, −‖x‖²/2] · [ω, 1]ᵀ = ωᵀx − ‖x‖²/2 in one GEMM.
         x_aug = torch.cat([x, -0.5 * x.square().sum(dim=-1, keepdim=True)], dim=-1)
         omega_aug = torch.cat([omega, omega.new_ones(omega.shape[0], 1)], dim=-1)

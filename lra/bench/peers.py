@@ -84,13 +84,26 @@ def lucidrains_performer(heads: int, head_dim: int, n: int, options: dict[str, A
     """``performer-pytorch`` ``FastAttention``: the package's attention core, fed our q, k, v ``[B, H, n, d]``.
 
     Timed: its softmax-kernel FAVOR+ (d^(-1/4) scaling, max stabiliser, +1e-4 after the exp, φ(K)ᵀV and the
-    denominator). ``FastAttention`` has no projections and never redraws its features by itself (the Performer
-    model's ``ProjectionUpdater`` does), so features are frozen as ours are during timing (ours run with
+    denominator), or with ``kernel="relu"`` its generalized ReLU kernel (``generalized_attention=True``).
+    ``FastAttention`` has no projections and never redraws its features by itself (the Performer model's
+    ``ProjectionUpdater`` does), so features are frozen as ours are during timing (ours run with
     ``redraw_interval=None``). Not timed: ``SelfAttention``'s head split and Linear layers. No mask argument.
+
+    Same feature count on both sides (``num_features``, 256 in the sweep). The package's own default is
+    ⌊d·ln d⌋ = 110 at d = 32, which is why a peer figure measured with defaults (issue 3: 31 ms at n = 16K)
+    is ~2.3× less work than the sweep's 256-feature cell. At n = 16K, 2 heads and 256 features each of its
+    ~6 full-size temporaries is [1, 2, 16384, 256] fp32 = 32 MiB, glibc's largest mmap threshold, so every
+    one is a fresh mapping that is page-faulted in on each call (measured: 0.33 ms per feature at 200
+    features, 0.63 at 272, one thread); ours works in place on two such tensors. That is the package's own cost.
     """
     from performer_pytorch import FastAttention
 
-    module = FastAttention(dim_heads=head_dim, nb_features=options.get("num_features", 256))
+    module = FastAttention(
+        dim_heads=head_dim,
+        nb_features=options.get("num_features", 256),
+        generalized_attention=options.get("kernel", "softmax") == "relu",
+        kernel_fn=nn.ReLU(),
+    )
 
     def run(qkv: Tensor) -> Tensor:
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)

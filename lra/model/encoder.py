@@ -106,12 +106,18 @@ class Encoder(nn.Module):
 
 
 def _shared_between_layers(attention: str, options: dict[str, Any], seq_len: int) -> nn.ParameterDict:
-    """Parameters one attention shares across all layers (Linformer ``sharing="layerwise"``)."""
+    """Parameters one attention shares across all layers: the Linformer ``sharing="layerwise"`` projection,
+    ``[k, L]``, or ``[H, k, L]`` when the options ask for one matrix per head (``projection_heads: H``, the
+    Nyströmformer LRA ``linformer-256``). ``projection_heads`` is an option of the attention itself, which
+    checks it against its ``num_heads`` and the projection's shape, so the config needs no model-only key."""
     shared = nn.ParameterDict()
     if attention == "linformer" and options.get("sharing") == "layerwise":
         from attention_zoo.linformer import LinformerAttention
 
+        defaults = LinformerAttention.option_defaults()
         shared["shared_projection"] = LinformerAttention.make_shared_projection(
-            k=options.get("k", 256), max_seq_len=seq_len
+            k=options.get("k", defaults["k"]),
+            max_seq_len=seq_len,
+            num_heads=options.get("projection_heads", defaults["projection_heads"]),
         )
     return shared

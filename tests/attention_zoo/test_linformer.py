@@ -18,13 +18,18 @@ SHARINGS = ["none", "headwise", "kv", "layerwise"]
 def linformer(max_len: int, heads: int = 2, dim: int = 8, **options) -> LinformerAttention:
     if options.get("sharing") == "layerwise" and "shared_projection" not in options:
         options["shared_projection"] = LinformerAttention.make_shared_projection(
-            k=options.get("k", 256), max_seq_len=max_len
+            k=options.get("k", 256), max_seq_len=max_len, num_heads=options.get("projection_heads")
         )
     return build_attention("linformer", num_heads=heads, head_dim=dim, max_seq_len=max_len, **options)
 
 
 def test_options_and_defaults() -> None:
-    assert attention_options("linformer") == {"k": 256, "sharing": "kv", "shared_projection": None}
+    assert attention_options("linformer") == {
+        "k": 256,
+        "sharing": "kv",
+        "projection_heads": None,
+        "shared_projection": None,
+    }
 
 
 @pytest.mark.parametrize("sharing", SHARINGS)
@@ -161,7 +166,7 @@ class _TwoLayers(nn.Module):
         self.layers = nn.ModuleList(
             build_attention(
                 "linformer", num_heads=2, head_dim=4, max_seq_len=32, k=8, sharing="layerwise",
-                shared_projection=self.projection,
+                projection_heads=num_heads, shared_projection=self.projection,
             )
             for _ in range(2)
         )  # fmt: skip
@@ -203,13 +208,41 @@ def test_layerwise_projection_is_owned_once_by_the_model(num_heads: int | None) 
         ),
         ({"sharing": "layerwise", "k": 8, "shared_projection": nn.Parameter(torch.zeros(8, 15))}, r"L >= max_seq_len"),
         ({"sharing": "layerwise", "k": 8, "shared_projection": nn.Parameter(torch.zeros(4, 16))}, "k = 8"),
-        ({"sharing": "layerwise", "k": 8, "shared_projection": nn.Parameter(torch.zeros(3, 8, 16))}, "num_heads"),
+        ({"sharing": "layerwise", "k": 8, "shared_projection": nn.Parameter(torch.zeros(2, 8, 16))}, r"\[k, L\]"),
+        (
+            {"sharing": "layerwise", "k": 8, "projection_heads": 2, "shared_projection": torch.zeros(3, 8, 16)},
+            r"\[num_heads, k, L\] with num_heads = 2",
+        ),
+        (
+            {"sharing": "layerwise", "k": 8, "projection_heads": 2, "shared_projection": torch.zeros(8, 16)},
+            r"\[num_heads, k, L\]",
+        ),
+        ({"sharing": "layerwise", "projection_heads": 3}, "projection_heads must be None .* or num_heads = 2"),
+        ({"sharing": "layerwise", "projection_heads": True}, "projection_heads must be None"),
+        ({"sharing": "kv", "projection_heads": 2}, "projection_heads is only used with sharing='layerwise'"),
         ({"sharing": "layerwise", "shared_projection": [[0.0]]}, "must be a tensor"),
     ],
 )
 def test_bad_options(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build_attention("linformer", num_heads=2, head_dim=4, max_seq_len=16, **options)
+
+
+def test_per_head_layerwise_projection_applies_each_head_its_own_matrix() -> None:
+    """``projection_heads=H``: head h uses E_h for both keys and values (mlpen's E ∈ R^{H×k×n})."""
+    n, heads, dim, k = 40, 2, 8, 12
+    projection = LinformerAttention.make_shared_projection(k=k, max_seq_len=48, num_heads=heads)
+    attn = linformer(48, heads, dim, k=k, sharing="layerwise", projection_heads=heads, shared_projection=projection)
+    q, key, v = projection_layout(2, heads, n, dim)
+    with torch.no_grad():
+        out = attn(q, key, v)
+        e = projection[:, :, :n]
+        expected = torch.stack(
+            [F.scaled_dot_product_attention(q[:, h], e[h] @ key[:, h], e[h] @ v[:, h]) for h in range(heads)], dim=1
+        )
+        head_0_matrix = F.scaled_dot_product_attention(q[:, 1], e[0] @ key[:, 1], e[0] @ v[:, 1])
+    assert relative_error(out, expected) <= 1e-6
+    assert relative_error(out[:, 1], head_0_matrix) > 1e-2  # head 1 does not use head 0's matrix
 
 
 def test_longer_input_than_the_projection_is_rejected() -> None:

@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from transformers.models.nystromformer.modeling_nystromformer import (
     NystromformerConfig,
     NystromformerSelfAttention,
@@ -134,6 +136,42 @@ def test_fast_path_matches_reference_path(n, m, mode, init, scale, padded) -> No
     assert relative_error(out_ref.double(), exact) <= 1e-5
 
 
+class _OutputShapes(TorchDispatchMode):
+    """Records the shape of every tensor every aten op returns (below autograd, so SDPA shows its backend op)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes: list[tuple[str, torch.Size]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.shapes += [(str(func), t.shape) for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        return out
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_fast_path_never_materialises_an_n_by_m_matrix(padded: bool) -> None:
+    """The fast path's largest tensor is V-sized (B·H·n·d, d = m / 4 here): no op returns anything with the
+    B·H·n·m elements of kernel_1 or kernel_3 (fused SDPA on the CPU, also with a mask); the reference path
+    does return [B, H, n, m], so the check can fail."""
+    batch, heads, n, m, dim = 2, 2, 512, 32, 8
+    q, k, v = (torch.randn(batch, heads, n, dim, requires_grad=True) for _ in range(3))
+    mask = None
+    if padded:
+        mask = torch.ones(batch, n, dtype=torch.bool)
+        mask[1, 300:] = False
+    largest = {}
+    for path in ("fast", "reference"):
+        attn = nystrom(n, heads, dim, num_landmarks=m, path=path)
+        recorder = _OutputShapes()
+        with recorder:
+            attn(q, k, v, mask)
+        largest[path] = max(shape.numel() for _, shape in recorder.shapes)
+        if path == "reference":
+            assert any(shape == (batch, heads, n, m) for _, shape in recorder.shapes)
+    assert largest["fast"] < batch * heads * n * m <= largest["reference"], largest
+
+
 # --- approximation quality ---------------------------------------------------------------------------------
 
 
@@ -200,8 +238,9 @@ def fill_pads(x: torch.Tensor, mask: torch.Tensor, value: float) -> torch.Tensor
 
 
 @pytest.mark.parametrize("path", ["fast", "reference"])
-@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("side", ["right", "left", "both"])
 def test_padding_does_not_change_real_outputs(path: str, side: str) -> None:
+    """Conv on: invariant for any contiguous run of real tokens (the documented condition)."""
     n, m, heads, dim = 256, 32, 2, 16
     lengths = [256, 200, 137, 20]  # 20 < m: that example is attended exactly, as it would be unpadded
     attn = nystrom(n, heads, dim, num_landmarks=m, path=path)  # conv on: pads act as the conv's zero padding
@@ -209,7 +248,8 @@ def test_padding_does_not_change_real_outputs(path: str, side: str) -> None:
     mask = torch.zeros(len(lengths), n, dtype=torch.bool)
     batch = [torch.randn(len(lengths), heads, n, dim) for _ in range(3)]
     for b, length in enumerate(lengths):
-        span = slice(0, length) if side == "right" else slice(n - length, n)
+        start = {"right": 0, "left": n - length, "both": (n - length) // 2}[side]
+        span = slice(start, start + length)
         mask[b, span] = True
         for tensor, example in zip(batch, examples[b], strict=True):
             tensor[b, :, span] = example[0]
@@ -237,6 +277,28 @@ def test_amount_and_place_of_padding_do_not_matter_without_conv() -> None:
             for tensor, source in zip(padded, (q, k, v), strict=True):
                 tensor[:, :, positions] = source
             assert relative_error(attn(*padded, mask)[:, :, positions], alone) <= 1e-5
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
+def test_with_the_conv_on_pads_between_real_tokens_change_only_the_conv_term(path: str) -> None:
+    """Pins the documented limit of the invariance: interior pads break the conv neighbourhoods (an O(1)
+    change), and the whole change is the conv's: the attention term stays invariant."""
+    heads, dim, n = 2, 16, 160
+    q, k, v = (torch.randn(1, heads, 100, dim) for _ in range(3))
+    attn = nystrom(n, heads, dim, num_landmarks=16, path=path)
+    positions = torch.randperm(n)[:100].sort().values
+    mask = torch.zeros(1, n, dtype=torch.bool)
+    mask[0, positions] = True
+    padded = [torch.zeros(1, heads, n, dim) for _ in range(3)]
+    for tensor, source in zip(padded, (q, k, v), strict=True):
+        tensor[:, :, positions] = source
+    with torch.no_grad():
+        alone = attn(q, k, v)
+        out = attn(*padded, mask)[:, :, positions]
+        conv_alone = attn.conv(v)
+        conv_padded = attn.conv(padded[2])[:, :, positions]
+    assert relative_error(out, alone) > 0.1
+    assert relative_error(out - conv_padded, alone - conv_alone) <= 1e-5
 
 
 def test_official_mode_is_not_padding_invariant() -> None:
@@ -283,7 +345,7 @@ def test_gradcheck_float64(path: str, mode: str) -> None:
     mask = torch.ones(3, n, dtype=torch.bool)
     mask[1, 9:] = False
     mask[2, 3:] = False  # shorter than m: the exact fallback is differentiated too
-    assert torch.autograd.gradcheck(lambda a, b, c: attn(a, b, c, mask), (q, k, v))
+    assert torch.autograd.gradcheck(lambda a, b, c: attn(a, b, c, mask), (q, k, v), fast_mode=True)
 
 
 def test_gradients_reach_inputs_and_conv_weights() -> None:
@@ -300,10 +362,10 @@ def test_fast_conv_matches_conv2d_with_gradients() -> None:
     from attention_zoo._conv import add_depthwise_sequence_conv
 
     for n, kernel in ((50, 5), (7, 9), (70, 35)):  # kernel longer than n; n not a multiple of the block
-        base = torch.randn(2, 3, n, 4, dtype=torch.float64, requires_grad=True)
-        v = torch.randn(2, 3, n, 4, dtype=torch.float64, requires_grad=True)
-        weight = torch.randn(3, 1, kernel, 1, dtype=torch.float64, requires_grad=True)
-        expected = base + F.conv2d(v, weight, padding=(kernel // 2, 0), groups=3)
+        base = torch.randn(2, 2, n, 2, dtype=torch.float64, requires_grad=True)
+        v = torch.randn(2, 2, n, 2, dtype=torch.float64, requires_grad=True)
+        weight = torch.randn(2, 1, kernel, 1, dtype=torch.float64, requires_grad=True)
+        expected = base + F.conv2d(v, weight, padding=(kernel // 2, 0), groups=2)
         torch.testing.assert_close(add_depthwise_sequence_conv(base, v, weight), expected)
         assert torch.autograd.gradcheck(add_depthwise_sequence_conv, (base, v, weight))
 

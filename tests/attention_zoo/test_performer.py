@@ -25,11 +25,14 @@ def performer(max_len: int, heads: int = 2, dim: int = 16, **options) -> Perform
 
 def test_options_and_defaults() -> None:
     assert attention_options("performer") == {
+        "kernel": "softmax",
         "num_features": 256,
         "redraw_interval": 1000,
         "seed": None,
-        "feature_eps": 0.0,
+        "feature_eps": None,
     }
+    assert performer(16).feature_eps == 0.0 and performer(16, kernel="relu").feature_eps == 1e-3
+    assert performer(16, kernel="relu", feature_eps=0).feature_eps == 0.0
 
 
 def test_error_against_softmax_falls_with_the_number_of_features() -> None:
@@ -96,6 +99,42 @@ def test_parity_with_performer_pytorch_fast_attention(monkeypatch) -> None:
         _zero_eps_softmax_kernel(monkeypatch)
         assert relative_error(peer(qkv), expected) <= 1e-5
     assert default_eps_gap > 0.1  # the documented difference is real
+
+
+def test_relu_kernel_equals_performer_pytorch_generalized_attention() -> None:
+    """``kernel="relu"``: performer-pytorch ``FastAttention(generalized_attention=True, kernel_fn=nn.ReLU())``
+    given our ω and no mask (its generalized_kernel: ReLU(d^(-1/4)·x ωᵀ) + 1e-3, no stabiliser), to fp32
+    round-off; and it is a different kernel from FAVOR+ on the same ω."""
+    n, heads, dim = 512, 2, 32
+    options = {"kernel": "relu", "num_features": 256}
+    ours = build_runner("performer", heads, dim, n, {**options, "seed": 0})
+    peer = build_runner("peer:lucidrains-performer", heads, dim, n, options)
+    assert peer.module.generalized_attention and isinstance(peer.module.kernel_fn, torch.nn.ReLU)
+    peer.module.projection_matrix.copy_(ours.module.features)
+    qkv = torch.randn(2, n, 3, heads, dim) * 0.7
+    with torch.no_grad():
+        expected = peer(qkv)
+        assert relative_error(ours(qkv), expected) <= 1e-5
+        favor = build_runner("performer", heads, dim, n, {"num_features": 256, "seed": 0})
+        assert relative_error(favor(qkv), expected) > 1e-2
+
+
+@pytest.mark.parametrize("fill", [float("nan"), float("inf")])
+def test_relu_kernel_outputs_at_real_positions_ignore_pad_content_and_amount(fill: float) -> None:
+    """Pad rows of φ(K) are 0, not φ(0) = ε as with mlpen's zeroed keys, so pads add nothing."""
+    n, heads, dim = 80, 2, 16
+    attn = performer(n + 40, heads, dim, kernel="relu", seed=2).eval()
+    q, k, v = projection_layout(2, heads, n, dim)
+    lengths = [n, 45]
+    with torch.no_grad():
+        alone = [attn(*(t[b : b + 1, :, :length] for t in (q, k, v))) for b, length in enumerate(lengths)]
+        for extra in (0, 40):
+            mask = torch.arange(n + extra)[None, :] < torch.tensor(lengths)[:, None]
+            padded = [F.pad(t, (0, 0, 0, extra)).masked_fill(~mask[:, None, :, None], fill) for t in (q, k, v)]
+            out = attn(*padded, mask)
+            assert torch.isfinite(out).all()
+            for b, length in enumerate(lengths):
+                assert relative_error(out[b : b + 1, :, :length], alone[b]) <= 1e-6
 
 
 def test_feature_eps_reproduces_the_biased_variant_in_its_own_units(monkeypatch) -> None:
@@ -181,8 +220,9 @@ def test_large_query_norms_cannot_underflow(monkeypatch) -> None:
         assert torch.isnan(peer(qkv)).all()
 
 
-def test_gradients_float64() -> None:
-    attn = performer(24, heads=2, dim=4, num_features=12, seed=0).double().eval()
+@pytest.mark.parametrize("kernel", ["softmax", "relu"])
+def test_gradients_float64(kernel: str) -> None:
+    attn = performer(24, heads=2, dim=4, num_features=12, seed=0, kernel=kernel).double().eval()
     q, k, v = (t.double().requires_grad_() for t in projection_layout(2, 2, 24, 4))
     mask = torch.ones(2, 24, dtype=torch.bool)
     mask[0, 19:] = False
@@ -276,6 +316,8 @@ def test_checkpoint_resume_reproduces_features_and_redraw_schedule() -> None:
         ({"seed": -1}, "seed must be a non-negative integer"),
         ({"seed": 1.5}, "seed must be a non-negative integer"),
         ({"feature_eps": -1e-4}, "feature_eps must be a non-negative float"),
+        ({"kernel": "exp"}, r"kernel must be one of \['softmax', 'relu'\]"),
+        ({"kernel": None}, "kernel must be one of"),
     ],
 )
 def test_bad_options(options: dict, message: str) -> None:

@@ -30,7 +30,7 @@ def exact_shared_qk(qk: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
 
 
 def test_options_defaults_and_shared_qk_flag() -> None:
-    assert attention_options("reformer") == {"num_hashes": 2, "bucket_size": 64, "seed": None}
+    assert attention_options("reformer") == {"num_hashes": 2, "bucket_size": 64, "num_buckets": None, "seed": None}
     assert ReformerAttention.shared_qk and not type(build_attention("linformer", **_dims())).shared_qk
 
 
@@ -143,6 +143,52 @@ def test_any_length_equals_the_same_tokens_padded_with_a_mask(n: int) -> None:
     assert relative_error(padded[:, :, :n], out) <= 1e-6
 
 
+@pytest.mark.parametrize(
+    ("num_buckets", "n", "expected"),
+    [
+        # "auto": Hugging Face's 2^(bitlen(2·N/64) − 1) on N = n rounded up to a power of two (the LRA code's
+        # input length): 32 / 64 / 128 buckets for the reformer-2 baseline at n = 1024 / 2048 / 4096.
+        ("auto", 1000, 32),
+        ("auto", 1024, 32),
+        ("auto", 1025, 64),
+        ("auto", 2000, 64),
+        ("auto", 4000, 128),
+        ("auto", 4096, 128),
+        (None, 1000, 16),  # default: n_pad / bucket_size, n_pad = 1024
+        (None, 4096, 64),
+        (6, 1000, 6),
+        (6, 4096, 6),
+    ],
+)
+def test_num_buckets_sets_the_hash_range(num_buckets, n: int, expected: int) -> None:
+    """The buckets are argmax([xR; −xR]) over the first b/2 columns of R, for the b the option asks for."""
+    attn = reformer(4096, heads=1, dim=8, num_hashes=2, num_buckets=num_buckets, seed=0)
+    assert 2 * attn.half_buckets(n) == expected
+    qk = torch.randn(1, 1, n, 8)
+    buckets = attn.hash(qk, attn.rotations, None)
+    rotated = torch.einsum("bhnd,dri->bhrni", qk, attn.rotations[..., : expected // 2])
+    assert torch.equal(buckets, torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1))
+    assert expected // 2 <= buckets.max() < expected  # ids of the negative half are offset by b/2
+
+
+def test_fixed_and_auto_buckets_keep_outputs_independent_of_pad_content_and_place() -> None:
+    """A fixed b keeps full padding invariance; "auto" follows the input length n as the reference does, so
+    only crossing a power of two changes the result (1000 → 1100 tokens: 32 → 64 buckets)."""
+    qk, _, v = projection_layout(1, 2, 700, 16)
+    for num_buckets in (8, "auto"):
+        attn = reformer(1100, num_hashes=2, bucket_size=32, num_buckets=num_buckets, seed=5)
+        with torch.no_grad():
+            results = {}
+            for n, fill, layout in ((1000, 0.0, "right"), (1000, float("nan"), "random"), (1100, 0.0, "right")):
+                mask = torch.zeros(1, n, dtype=torch.bool)
+                mask[0, torch.randperm(n)[:700] if layout == "random" else torch.arange(700)] = True
+                qk_padded, v_padded = _pad(qk, mask, fill), _pad(v, mask, fill)
+                results[(n, layout)] = attn(qk_padded, qk_padded, v_padded, mask)[:, :, mask[0]]
+        assert relative_error(results[(1000, "random")], results[(1000, "right")]) <= 1e-6
+        changed = relative_error(results[(1100, "right")], results[(1000, "right")])
+        assert (changed <= 1e-6) == (num_buckets == 8), (num_buckets, changed)
+
+
 def test_determinism_given_a_seed() -> None:
     qk, _, v = projection_layout(2, 2, 256, 16)
     with torch.no_grad():
@@ -223,7 +269,12 @@ def test_keys_must_be_the_queries() -> None:
         ({"bucket_size": 0}, "bucket_size must be a positive integer"),
         ({"bucket_size": -64}, "bucket_size must be a positive integer"),
         ({"bucket_size": 32.0}, "bucket_size must be a positive integer"),
+        ({"bucket_size": True}, "bucket_size must be a positive integer"),
         ({"seed": -3}, "seed must be a non-negative integer"),
+        ({"num_buckets": 3}, "num_buckets must be None, 'auto' or an even integer >= 2"),
+        ({"num_buckets": 0}, "num_buckets must be None, 'auto' or an even integer"),
+        ({"num_buckets": 8.0}, "num_buckets must be None, 'auto' or an even integer"),
+        ({"num_buckets": "Auto"}, "num_buckets must be None, 'auto' or an even integer"),
     ],
 )
 def test_bad_options(options: dict, message: str) -> None:
