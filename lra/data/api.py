@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lra.data import image, listops, pathfinder, retrieval, text
+from lra.data.atomic import remove_stale
 from lra.data.cache import CacheWriter, cache_dir, read_manifest
 from lra.data.errors import DataError, NotPreparedError
 from lra.data.paths import resolve_data_dir
@@ -53,6 +54,7 @@ def prepare(
     src = Path(source) if source is not None else None
     full = t.settings(settings, generate=generate, source=src)
     final = cache_dir(root, task, full)
+    remove_stale(final)  # a killed rebuild's swap is undone here, so the old cache is found and reused
     if not force and read_manifest(final) is not None:
         return final
     workers = default_workers() if workers is None else max(1, workers)
@@ -73,6 +75,7 @@ def load_split(task: str, split: str, data_dir: str | Path | None = None, **sett
     root = resolve_data_dir(data_dir)
     full = t.settings(settings)
     directory = cache_dir(root, task, full)
+    remove_stale(directory)
     if read_manifest(directory) is None:
         raise NotPreparedError(
             f"{task} is not prepared for settings {full} under {root}; run:\n  {t.prepare_command(full, root)}"

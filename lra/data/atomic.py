@@ -1,7 +1,11 @@
 """All-or-nothing directories: build in a temporary sibling, then rename into place.
 
-A temporary directory is named ``.tmp-<final name>-<pid>-<random>``; when its process died (a killed prepare) the
-next build of the same target removes it, so an interrupted run leaves nothing that looks finished.
+A temporary directory is named ``.tmp-<final name>-<pid>-<random>``. Replacing an existing ``final`` takes two
+renames (``final`` to ``.old-<final name>-<pid>``, then the new one to ``final``); POSIX has no portable rename
+that swaps two directories in one step. When the process died (a killed prepare), ``remove_stale`` cleans up on
+the next build or load of the same target: temporary directories are deleted, and an ``.old-`` copy is put back
+as ``final`` when the process died between the two renames (``final`` missing), else deleted. An interrupted run
+therefore never leaves anything that looks finished, and never loses the previous ``final``.
 """
 
 from __future__ import annotations
@@ -24,17 +28,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _dead(pid: str) -> bool:
+    """True when ``pid`` (as parsed from a leftover's name) is a process id that no longer runs."""
+    return pid.isdigit() and not _pid_alive(int(pid))
+
+
 def remove_stale(final: Path) -> None:
-    """Delete temporary siblings of ``final`` whose process is gone, and half-swapped ``.old-`` copies."""
+    """Clean up after processes that died while building ``final``: delete their temporary siblings; restore
+    their ``.old-`` copy as ``final`` when it is missing (killed between the two renames of ``install``), else
+    delete it."""
     prefix = f".tmp-{final.name}-"
     for leftover in final.parent.glob(f"{glob_escape(prefix)}*"):
-        pid = leftover.name[len(prefix) :].split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if _dead(leftover.name[len(prefix) :].split("-", 1)[0]):
             shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in final.parent.glob(f"{glob_escape(f'.old-{final.name}-')}*"):
-        pid = leftover.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(leftover, ignore_errors=True)
+    olds = [o for o in final.parent.glob(f"{glob_escape(f'.old-{final.name}-')}*") if _dead(o.name.rsplit("-", 1)[-1])]
+    if olds and not (final.exists() or final.is_symlink()):
+        newest = max(olds, key=lambda o: o.lstat().st_mtime)
+        with contextlib.suppress(FileNotFoundError):  # another process restored it first
+            os.replace(newest, final)
+        olds.remove(newest)
+    for leftover in olds:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def glob_escape(text: str) -> str:
@@ -50,7 +64,9 @@ def temporary_sibling(final: Path) -> Path:
 
 
 def install(tmp: Path, final: Path) -> None:
-    """Rename the finished ``tmp`` to ``final``; an existing ``final`` is swapped out first, then deleted."""
+    """Rename the finished ``tmp`` to ``final``; an existing ``final`` is swapped out first, then deleted (see the
+    module docstring for a process killed in between)."""
+    remove_stale(final)
     old = None
     if final.exists() or final.is_symlink():
         old = final.parent / f".old-{final.name}-{os.getpid()}"

@@ -12,7 +12,6 @@ Prints a table and, with ``--json PATH``, writes the figures.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ from lra.data.hashing import file_digest
 from lra.data.listops_gen import generate_tsv
 from lra.data.spec import SPLITS
 from lra.data.workers import default_workers
+from lra.io import atomic_write_json
 
 BATCH = 32
 
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             f"      {p['median_ms']:6.3f} / {p['p95_ms']:6.3f}"
         )
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        atomic_write_json(args.json, figures)
     return 0
 
 

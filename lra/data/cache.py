@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from lra.data.atomic import install, temporary_sibling
-from lra.data.errors import DataError
+from lra.data.errors import DataError, DataFormatError
 from lra.data.hashing import file_record
 from lra.data.paths import cache_root
 from lra.data.spec import SPLITS, TaskSpec
@@ -46,12 +46,19 @@ def cache_dir(data_dir: Path, task: str, settings: Mapping[str, Any]) -> Path:
 
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:
-    """The manifest of a complete cache, or None when there is none."""
+    """The manifest of a complete cache, or None when there is none; a damaged one is a ``DataFormatError``."""
     path = directory / MANIFEST
     if not path.is_file():
         return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except ValueError as e:  # JSONDecodeError (with its line) or UnicodeDecodeError
+        where = getattr(e, "lineno", None)
+        raise DataFormatError(path, where, f"unreadable manifest ({e}); rebuild the cache with --force") from None
+    if not isinstance(manifest, dict):
+        raise DataFormatError(path, 1, f"not a manifest (a JSON {type(manifest).__name__}); rebuild with --force")
+    return manifest
 
 
 def array_path(directory: Path, split: str, array: str) -> Path:
@@ -166,7 +173,7 @@ class CacheWriter:
         with open(self.tmp / MANIFEST, "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2, sort_keys=True)
             f.write("\n")
-        if read_manifest(self.final) is not None and not replace:
+        if not replace and read_manifest(self.final) is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             install(self.tmp, self.final)

@@ -24,7 +24,7 @@ from typing import Any
 from lra.data import progress
 from lra.data.api import TASKS, get_task, prepare
 from lra.data.cache import read_manifest, verify_cache
-from lra.data.download import REMOTES, download, remote_for, sha256_hex, sidecar, verify_file
+from lra.data.download import REMOTES, download, read_sidecar, remote_for, sha256_hex, sidecar, verify_file
 from lra.data.errors import DataError
 from lra.data.pathfinder import DIFFICULTIES
 from lra.data.paths import ENV_VAR, cache_root, downloads_dir, raw_dir, resolve_data_dir
@@ -93,8 +93,10 @@ def _cache_rows(root: Path) -> list[dict[str, Any]]:
     rows = []
     base = cache_root(root)
     for directory in sorted(base.iterdir()) if base.is_dir() else []:
+        if directory.name.startswith("."):  # a build in progress (its manifest may be half-written) or a leftover
+            continue
         manifest = read_manifest(directory)
-        if directory.name.startswith(".") or manifest is None:
+        if manifest is None:
             continue
         rows.append(
             {
@@ -159,11 +161,12 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
             print(f"       {p}")
     for path in sorted(downloads_dir(root).glob("*")) if downloads_dir(root).is_dir() else []:
         known = remote_for(path.name)
-        recorded = sidecar(path).read_text().split()[0] if sidecar(path).is_file() else None
-        if path.suffix in (".part", ".sha256") or not (known or recorded):
+        if path.suffix in (".part", ".sha256"):
             continue
-        checked += 1
         try:
+            recorded = read_sidecar(path)
+            if not (known or recorded):
+                continue
             verify_file(
                 path,
                 size=known.size if known else None,
@@ -174,6 +177,7 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
         except DataError as e:
             failed += 1
             print(f"FAILED {path}\n       {e}")
+        checked += 1
     if checked == 0:
         print(f"nothing to verify under {root}")
     return 1 if failed else 0
@@ -208,10 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--val-size",
             metavar="N",
             type=int,
-            help="ListOps: validation examples (2000); Pathfinder: (--size / 8); image: last N (5000)",
+            help="ListOps: validation examples (2000); generated Pathfinder, Path-X (20000); image: last N (5000)",
         )
         g.add_argument(
-            "--test-size", metavar="N", type=int, help="ListOps: test examples (2000); Pathfinder: (--size / 8)"
+            "--test-size",
+            metavar="N",
+            type=int,
+            help="ListOps: test examples (2000); generated Pathfinder, Path-X (20000)",
         )
         g.add_argument("--seed", metavar="S", type=int, help="ListOps / Pathfinder generator seed (0)")
         g.add_argument(

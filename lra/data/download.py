@@ -16,9 +16,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from lra.data.errors import ChecksumError, DataError
+from lra.data.errors import ChecksumError, DataError, DataFormatError
 from lra.data.hashing import file_digest
 from lra.data.progress import bar
+from lra.io import atomic_write_text
 
 CHUNK = 1 << 16
 RETRIES = 5
@@ -83,6 +84,18 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
+def read_sidecar(path: Path) -> str | None:
+    """The sha256 recorded in ``<path>.sha256`` (``<hex digest>  <name>``), or None when there is none."""
+    record = sidecar(path)
+    if not record.is_file():
+        return None
+    first = record.read_text(encoding="ascii", errors="replace").split("\n", 1)[0].split()
+    digest = first[0].lower() if first else ""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise DataFormatError(record, 1, f"not a '<sha256>  {path.name}' line; delete it to record the digest again")
+    return digest
+
+
 def verify_file(path: Path, *, size: int | None, sha256: str | None, md5: str | None = None) -> str:
     """Check ``path`` against the expected size and digests; return its sha256."""
     actual_size = path.stat().st_size
@@ -145,7 +158,7 @@ def download(
     download is written to ``<dest>.sha256`` and later runs check against it.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    recorded = sidecar(dest).read_text().split()[0] if sha256 is None and sidecar(dest).is_file() else None
+    recorded = read_sidecar(dest) if sha256 is None else None
     if dest.exists():
         try:
             digest = verify_file(dest, size=size, sha256=sha256 or recorded, md5=md5)
@@ -176,9 +189,10 @@ def download(
 
 
 def _record(dest: Path, digest: str, expected: str | None) -> str:
-    """Write ``<dest>.sha256`` when the file has no published or recorded digest yet; return ``digest``."""
+    """Write ``<dest>.sha256`` (atomically: a crash never leaves a partial digest) when the file has no published
+    or recorded digest yet; return ``digest``."""
     if expected is None:
-        sidecar(dest).write_text(f"{digest}  {dest.name}\n")
+        atomic_write_text(sidecar(dest), f"{digest}  {dest.name}\n")
     return digest
 
 

@@ -17,8 +17,8 @@ images ordered by path, drawn with a seeded permutation (``split_seed``), rounde
 (160,000/20,000/20,000 for 200,000 images). LRA slices TFDS's hash order, NYS shuffles unseeded, S4 uses
 ``random_split`` with seed 42: none of them can be matched image for image. Generated data is split by image
 index instead (images are independent draws): the first ``val_size`` images are validation, the next
-``test_size`` test, the rest train; ``--size`` sets the training images and validation and test default to an
-eighth of it each (80/10/10, 160,000/20,000/20,000 by default).
+``test_size`` test, the rest train. ``--size`` sets the number of training images only; validation and test keep
+LRA's 20,000 each unless ``--val-size``/``--test-size`` are given (the same rule as ListOps).
 """
 
 from __future__ import annotations
@@ -184,13 +184,8 @@ class PathfinderTask(Task):
         common = {"origin": origin, "max_length": defaults["max_length"], "difficulty": defaults["difficulty"]}
         if origin == "files":
             return common | {"split_seed": defaults["split_seed"]}
-        held_out = max(1, (given.get("train_size", defaults["train_size"]) + 4) // 8)  # 80/10/10
-        return common | {
-            "train_size": defaults["train_size"],
-            "val_size": held_out,
-            "test_size": held_out,
-            "seed": defaults["seed"],
-        }
+        # --size changes only the training set: validation and test keep LRA's 20,000 unless set (as for ListOps)
+        return common | {key: defaults[key] for key in ("train_size", "val_size", "test_size", "seed")}
 
     def extra_flags(self, settings: Mapping[str, Any]) -> list[str]:
         return ["--generate"] if settings["origin"] == "generated" else []

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +125,47 @@ def test_leftovers_of_a_killed_prepare_are_removed(tmp_path: Path) -> None:
     assert not stale.exists() and [p.name for p in path.parent.iterdir()] == [path.name]
 
 
+def test_a_rebuild_killed_between_its_two_renames_keeps_the_old_cache(tmp_path: Path) -> None:
+    make_listops_release(tmp_path / "src", sizes=(3, 2, 2))
+    data = tmp_path / "data"
+    path = prepare("listops", data, source=tmp_path / "src")
+    (path / "marker").write_text("the cache that was swapped out")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    # A child process rebuilds with --force and is killed (SIGKILL) right after install() moved the old cache
+    # aside, before the new one is renamed into place.
+    crash = f"""
+import os, signal
+from lra.data import atomic, prepare
+rename = os.replace
+def replace(src, dst):
+    rename(src, dst)
+    if os.path.basename(dst).startswith(".old-"):
+        os.kill(os.getpid(), signal.SIGKILL)
+atomic.os.replace = replace
+prepare("listops", {str(data)!r}, source={str(tmp_path / "src")!r}, force=True)
+"""
+    child = subprocess.run([sys.executable, "-c", crash], capture_output=True, text=True, check=False)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    leftovers = sorted(p.name for p in path.parent.iterdir())
+    assert not path.exists() and [name[:5] for name in leftovers] == [".old-", ".tmp-"], leftovers
+    assert len(load_split("listops", "train", data, origin="files")) == 3  # loading puts the old cache back
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before  # the same files, marker included
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_prepare_after_a_killed_swap_reuses_the_restored_cache(tmp_path: Path) -> None:
+    make_listops_release(tmp_path / "src", sizes=(3, 2, 2))
+    path = prepare("listops", tmp_path / "data", source=tmp_path / "src")
+    (path / "marker").write_text("the cache that was swapped out")
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # a pid that no longer runs: the killed rebuild
+    os.replace(path, path.parent / f".old-{path.name}-{finished.pid}")
+    shutil.rmtree(tmp_path / "src")  # a rebuild would fail: the source is gone
+    assert prepare("listops", tmp_path / "data", source=tmp_path / "src") == path
+    assert (path / "marker").is_file() and verify_cache(path) == []  # put back and reused, not rebuilt
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
 def test_a_failed_rebuild_leaves_the_existing_cache_untouched(tmp_path: Path) -> None:
     folder = tmp_path / "tsv_data"
     make_aan(folder)
@@ -131,6 +176,22 @@ def test_a_failed_rebuild_leaves_the_existing_cache_untouched(tmp_path: Path) ->
         prepare("retrieval", tmp_path / "data", source=folder, force=True)
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_a_damaged_manifest_names_its_file_and_line(
+    listops: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = listops / "manifest.json"
+    manifest.write_text(manifest.read_text()[:300])  # cut short
+    with pytest.raises(
+        DataFormatError, match=r"manifest\.json:\d+: unreadable manifest .*rebuild the cache with --force"
+    ):
+        load_split("listops", "train", data_dir, **SMALL)
+    command = ["prepare", "listops", "--generate", "--size", "40", "--val-size", "6", "--test-size", "6"]
+    assert main([*command, "--data-dir", str(data_dir), "--quiet"]) == 1
+    assert f"error: {manifest}:" in capsys.readouterr().err
+    assert main([*command, "--force", "--data-dir", str(data_dir), "--quiet"]) == 0
+    assert verify_cache(listops) == []
 
 
 def test_verify_finds_a_changed_byte(listops: Path) -> None:

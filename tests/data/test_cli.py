@@ -80,3 +80,11 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
         env={**os.environ, "LRA_DATA_DIR": ""},
     )
     assert result.returncode == 0 and f"data root: {tmp_path}" in result.stdout
+
+
+def test_info_skips_a_build_in_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    building = tmp_path / "cache" / ".tmp-listops-0123456789ab-1-x"
+    building.mkdir(parents=True)
+    (building / "manifest.json").write_text('{"task": "listo')  # being written by a running prepare
+    assert _run("info", "--data-dir", str(tmp_path)) == 0
+    assert "prepared: nothing yet" in capsys.readouterr().out

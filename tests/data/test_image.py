@@ -99,30 +99,31 @@ def test_pickles_cannot_run_code(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(
-    ("damage", "message"),
-    [
-        (
-            lambda f: (f / "data_batch_2").write_bytes((f / "data_batch_2").read_bytes()[:5000]),
-            r"data_batch_2: truncated or corrupt pickle",
+# Damage to cifar-10-batches-py/ and the error each gives (also run through the CLI).
+BAD_BATCHES = [
+    (
+        lambda f: (f / "data_batch_2").write_bytes((f / "data_batch_2").read_bytes()[:5000]),
+        r"data_batch_2: truncated or corrupt pickle",
+    ),
+    (lambda f: (f / "test_batch").unlink(), r"test_batch: missing batch file"),
+    (
+        lambda f: (f / "data_batch_4").write_bytes(
+            py2_pickle({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 11]})
         ),
-        (lambda f: (f / "test_batch").unlink(), r"test_batch: missing batch file"),
-        (
-            lambda f: (f / "data_batch_4").write_bytes(
-                py2_pickle({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 11]})
-            ),
-            r"data_batch_4:record 1: label 11 is outside 0\.\.9",
+        r"data_batch_4:record 1: label 11 is outside 0\.\.9",
+    ),
+    (
+        lambda f: (f / "data_batch_4").write_bytes(
+            py2_pickle({b"data": np.zeros((2, 100), np.uint8), b"labels": [1, 1]})
         ),
-        (
-            lambda f: (f / "data_batch_4").write_bytes(
-                py2_pickle({b"data": np.zeros((2, 100), np.uint8), b"labels": [1, 1]})
-            ),
-            r"data_batch_4: 'data' must be a uint8 array \[N, 3072\]",
-        ),
-        (lambda f: (f / "data_batch_5").write_bytes(py2_pickle({b"labels": [1]})), r"data_batch_5: no 'data' entry"),
-        (lambda f: (f / "data_batch_5").write_bytes(py2_pickle([1, 2])), r"data_batch_5: expected a dict, found list"),
-    ],
-)
+        r"data_batch_4: 'data' must be a uint8 array \[N, 3072\]",
+    ),
+    (lambda f: (f / "data_batch_5").write_bytes(py2_pickle({b"labels": [1]})), r"data_batch_5: no 'data' entry"),
+    (lambda f: (f / "data_batch_5").write_bytes(py2_pickle([1, 2])), r"data_batch_5: expected a dict, found list"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), BAD_BATCHES)
 def test_bad_python_batches(tmp_path: Path, damage, message: str) -> None:
     folder = make_cifar_python(tmp_path, cifar_batches())
     damage(folder)

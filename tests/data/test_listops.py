@@ -67,19 +67,20 @@ def test_long_rows_are_truncated_and_counted(tmp_path: Path, data_dir: Path) -> 
 GOOD = "( ( ( [MAX 1 ) 7 ) ] )"
 
 
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        (f"{GOOD}\t3\textra", r"basic_train\.tsv:3: expected 2 tab-separated columns"),
-        (f"{GOOD}", r"basic_train\.tsv:3: expected 2 tab-separated columns \(Source, Target\), found 1"),
-        (f"{GOOD}\tseven", r"basic_train\.tsv:3: Target b'seven' is not an integer"),
-        (f"{GOOD}\t10", r"basic_train\.tsv:3: Target 10 is outside 0\.\.9"),
-        ("( ( ( [FIRST 1 ) 7 ) ] )\t1", r"basic_train\.tsv:3: unknown ListOps token '\[FIRST'"),
-        ("( ( ( [MAX 12 ) 7 ) ] )\t7", r"basic_train\.tsv:3: unknown ListOps token '12'"),
-        ("( ( ( [MAX 1 ) 7 ) X )\t7", r"basic_train\.tsv:3: unknown ListOps token 'X'"),
-        ("( )\t1", r"basic_train\.tsv:3: empty expression"),
-    ],
-)
+# Replacements of row 3 of basic_train.tsv and the error each gives (also run through the CLI: test_cli_bad_input).
+BAD_ROWS = [
+    (f"{GOOD}\t3\textra", r"basic_train\.tsv:3: expected 2 tab-separated columns"),
+    (f"{GOOD}", r"basic_train\.tsv:3: expected 2 tab-separated columns \(Source, Target\), found 1"),
+    (f"{GOOD}\tseven", r"basic_train\.tsv:3: Target b'seven' is not an integer"),
+    (f"{GOOD}\t10", r"basic_train\.tsv:3: Target 10 is outside 0\.\.9"),
+    ("( ( ( [FIRST 1 ) 7 ) ] )\t1", r"basic_train\.tsv:3: unknown ListOps token '\[FIRST'"),
+    ("( ( ( [MAX 12 ) 7 ) ] )\t7", r"basic_train\.tsv:3: unknown ListOps token '12'"),
+    ("( ( ( [MAX 1 ) 7 ) X )\t7", r"basic_train\.tsv:3: unknown ListOps token 'X'"),
+    ("( )\t1", r"basic_train\.tsv:3: empty expression"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), BAD_ROWS)
 def test_bad_rows_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     src = tmp_path / "src"
     make_listops_release(src, sizes=(2, 2, 2))

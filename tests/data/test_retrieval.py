@@ -35,21 +35,22 @@ def test_pairs_become_two_byte_sequences(tmp_path: Path, data_dir: Path, max_len
     assert (ds.lengths == keep).any()  # some documents are cut
 
 
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        (b"1.0\tA\tB\tonly four", r"eval\.tsv:2: expected 5 tab-separated columns .* found 4"),
-        (
-            b"label\tid1\tid2\ttext1\ttext2",
-            r"eval\.tsv:2: label b'label' is not a number \(the AAN TSVs have no header\)",
-        ),
-        (b"2.0\tA\tB\tx\ty", r"eval\.tsv:2: label 2 is not 0 or 1"),
-        (b"1\tA\tB\tx\t", r"eval\.tsv:2: text2 is empty"),
-        (b"1\tA\tB\tb''\ty", r"eval\.tsv:2: text1 is empty"),
-        (b"0\tA\tB\tb'ab'cd'\ty", r"eval\.tsv:2: text1 looks like a bytes literal but does not parse"),
-        (b"", r"eval\.tsv:2: empty line"),
-    ],
-)
+# Replacements of line 2 of new_aan_pairs.eval.tsv and the error each gives (also run through the CLI).
+BAD_ROWS = [
+    (b"1.0\tA\tB\tonly four", r"eval\.tsv:2: expected 5 tab-separated columns .* found 4"),
+    (
+        b"label\tid1\tid2\ttext1\ttext2",
+        r"eval\.tsv:2: label b'label' is not a number \(the AAN TSVs have no header\)",
+    ),
+    (b"2.0\tA\tB\tx\ty", r"eval\.tsv:2: label 2 is not 0 or 1"),
+    (b"1\tA\tB\tx\t", r"eval\.tsv:2: text2 is empty"),
+    (b"1\tA\tB\tb''\ty", r"eval\.tsv:2: text1 is empty"),
+    (b"0\tA\tB\tb'ab'cd'\ty", r"eval\.tsv:2: text1 looks like a bytes literal but does not parse"),
+    (b"", r"eval\.tsv:2: empty line"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), BAD_ROWS)
 def test_bad_rows_name_file_and_line(tmp_path: Path, line: bytes, message: str) -> None:
     folder = tmp_path / "tsv_data"
     make_aan(folder)

@@ -73,19 +73,26 @@ def test_lra_mode_validates_on_test(tmp_path: Path, data_dir: Path) -> None:
         load_split("text", "val", data_dir, val_source="test", holdout_size=3)
 
 
-@pytest.mark.parametrize(
-    ("damage", "message"),
-    [
-        (lambda t: (t / "train/pos/3_9.txt").write_bytes(b" \n\t "), r"3_9\.txt: empty review"),
-        (lambda t: (t / "train/pos/3_9.txt").write_bytes(b"caf\xe9"), r"3_9\.txt: not valid UTF-8 \(byte 3\)"),
-        (lambda t: (t / "test/neg/notes.txt").write_text("x"), r"notes\.txt: unexpected file name"),
-        (lambda t: (t / "test/neg/99_8.txt").write_text("x"), r"99_8\.txt: rating 8 is not a neg rating"),
-    ],
-)
-def test_bad_reviews_name_the_file(tmp_path: Path, damage, message: str) -> None:
-    tree = make_aclimdb(tmp_path / "src")
+def make_review_tree(root: Path) -> Path:
+    """``make_aclimdb`` with its train/pos review 3 renamed ``3_9.txt``, the file ``BAD_REVIEWS`` damages."""
+    tree = make_aclimdb(root)
     for p in (tree / "train" / "pos").glob("3_*.txt"):
         p.rename(p.with_name("3_9.txt"))
+    return tree
+
+
+# Damage to a review tree from make_review_tree and the error each gives (also run through the CLI).
+BAD_REVIEWS = [
+    (lambda t: (t / "train/pos/3_9.txt").write_bytes(b" \n\t "), r"3_9\.txt: empty review"),
+    (lambda t: (t / "train/pos/3_9.txt").write_bytes(b"caf\xe9"), r"3_9\.txt: not valid UTF-8 \(byte 3\)"),
+    (lambda t: (t / "test/neg/notes.txt").write_text("x"), r"notes\.txt: unexpected file name"),
+    (lambda t: (t / "test/neg/99_8.txt").write_text("x"), r"99_8\.txt: rating 8 is not a neg rating"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), BAD_REVIEWS)
+def test_bad_reviews_name_the_file(tmp_path: Path, damage, message: str) -> None:
+    tree = make_review_tree(tmp_path / "src")
     damage(tree)
     with pytest.raises(DataFormatError, match=message):
         prepare("text", tmp_path / "data", source=tree, holdout_size=3)
