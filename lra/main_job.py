@@ -1,6 +1,6 @@
 """The main job (``make run``): prepare smoke-size data, run the smoke sweep over every attention, compare.
 
-    python -m lra.main_job [--attentions softmax nystrom ...] [--tasks listops] [--jobs 2]
+    python -m lra.main_job [--attentions softmax nystrom ...] [--tasks listops] [--jobs 2] [--out DIR] [overrides ...]
 
 Data that needs no download (generated tasks) is prepared with the smoke settings of ``conf/``; the sweep is a
 real ``lra-train`` Hydra multirun (joblib launcher, one job per core); the table is read back from the jobs'
@@ -27,10 +27,12 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 GENERATED_TASKS = ("listops", "pathfinder")
 
 
-def smoke_settings(task: str) -> dict:
-    """The data settings ``experiment=smoke`` uses for ``task`` (read from conf/, so they cannot drift)."""
+def smoke_settings(task: str, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """The data settings ``experiment=smoke`` uses for ``task`` (read from conf/, so they cannot drift), with the
+    ``task.data.*`` ones of ``overrides`` applied: the cache the jobs will open."""
+    data = [o for o in overrides if o.lstrip("+~").startswith("task.data.")]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["experiment=smoke", f"task={task}"])
+        cfg = compose(config_name="train", overrides=["experiment=smoke", f"task={task}", *data])
     return OmegaConf.to_container(cfg.task.data, resolve=True)
 
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = resolve_data_dir(None)
     for task in args.tasks:
         print(f"[main] preparing {task} (smoke size) under {data_dir}", flush=True)
-        prepare(task, data_dir, generate=True, **smoke_settings(task))
+        prepare(task, data_dir, generate=True, **smoke_settings(task, args.overrides))
 
     command = [
         sys.executable, "-m", "lra.train.app", "-m",

@@ -1,12 +1,18 @@
-"""Harness overhead and CPU training speed: the Lightning harness against a bare PyTorch loop.
+"""Harness overhead and CPU training speed: the ``lra-train`` job against a bare PyTorch loop.
 
-    python -m lra.bench.harness_overhead [--steps 30] [--repeats 3] --out runs/bench/harness
+    python -m lra.bench.harness_overhead [--steps 30] [--warmup 5] [--repeats 3] [--out DIR] [overrides ...]
 
-Part 1 trains the same model on the same batches of a prepared ListOps cache twice, alternating: a bare loop
-(forward, loss, backward, AdamW, one-cycle step) and the harness (``LRAClassifier`` in a Lightning ``Trainer``
-with the job's callbacks: throughput, peak memory, metrics history, progress bar off, W&B offline). The overhead
-is the ratio of median per-step times. Part 2 reports training steps/s of every attention at the smoke shape
-(batch 16) and the ``lra_paper`` ListOps shape (batch 32), n = 2000, with the bare loop.
+Part 1 runs the job ``make run`` runs (``experiment=smoke task=listops attention=nystrom``, progress bar off; batch,
+data, model and attention options from ``conf/``), built by ``lra.train.job`` exactly as ``lra-train`` builds it:
+its DataModule, callbacks (best and last checkpoints, throughput, peak memory, ``metrics.csv``), offline W&B logger
+and validation every ``task.val_every`` steps. Against it, a bare PyTorch loop trains the same model (same seed) on
+the same batches (a DataModule of the same config) with the same optimiser and schedule, and validates on the same
+examples at the same steps; it saves no checkpoint and logs nothing, so those count as harness overhead. Each side
+is timed as a user pays it: wall clock from the start of step ``warmup`` to the end of training (``trainer.fit``
+returning), divided by the steps, so batch fetching, the scheduler, every callback, the logger, validation and
+checkpoints count. The two alternate ``repeats`` times; the overhead is the ratio of the medians. Part 2: training
+steps/s of every attention with the bare loop at the smoke and ``lra_paper`` ListOps batch sizes (both read from
+``conf/``). CPU only (``trainer=cpu``, fp32).
 """
 
 from __future__ import annotations
@@ -18,138 +24,162 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning import Callback
 
 from attention_zoo import available_attentions
-from lra.data import load_split, prepare, resolve_data_dir
+from lra.data import prepare, resolve_data_dir
 from lra.io import atomic_write_json, atomic_write_text
 from lra.machine import describe
-from lra.model import build_model
-from lra.train.callbacks import MetricsHistory, PeakMemoryMonitor, ThroughputMonitor
-from lra.train.datamodule import ResumableBatchSampler
-from lra.train.module import LRAClassifier
+from lra.train.datamodule import LRADataModule
+from lra.train.job import attention_label, build_callbacks, build_datamodule, build_module, build_trainer, task_model
+from lra.train.plan import BatchPlan, check_config
+from lra.train.wandb_run import finish_wandb, make_loggers
 
-DATA = {"train_size": 2000, "val_size": 200, "test_size": 200}
-SIZES = {"dim": 64, "depth": 2, "num_heads": 2, "head_dim": 32, "ffn_dim": 128, "dropout": 0.1}
-SHAPES = {"smoke": 16, "lra_paper": 32}  # batch sizes at n = 2000 (conf/scale/smoke.yaml, conf/task/listops.yaml)
-
-
-def _model(attention: str) -> torch.nn.Module:
-    options = {"softmax": {"dropout": 0.1}}.get(attention, {})
-    return build_model(
-        vocab_size=16,
-        num_classes=10,
-        max_length=2000,
-        dual=False,
-        model={**SIZES, "pooling": "mean", "head_hidden": 128},
-        attention={"name": attention, "options": options},
-    )
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+JOB = ["experiment=smoke", "task=listops", "trainer=cpu", "trainer.progress_bar=false", "logger=wandb"]
 
 
-def _batches(data_dir: Path, batch: int, steps: int) -> list[dict[str, torch.Tensor]]:
-    split = load_split("listops", "train", data_dir, **DATA)
-    return [split.batch(b) for b in ResumableBatchSampler(len(split), batch, seed=0, start=0, stop=steps)]
+def job_config(overrides: list[str]) -> DictConfig:
+    """The composed ``lra-train`` config for ``overrides`` (``conf/``, so the shapes cannot drift from the job's)."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
 
 
-def bare_loop(attention: str, batches: list[dict[str, torch.Tensor]], warmup: int) -> list[float]:
-    """Per-step seconds of a plain PyTorch loop with the harness's optimiser and schedule."""
-    torch.manual_seed(0)
-    module = LRAClassifier(_model(attention), lr=1e-3, weight_decay=0.0, warmup_steps=2, max_steps=len(batches))
-    config = module.configure_optimizers()
-    optimizer, schedule = config["optimizer"], config["lr_scheduler"]["scheduler"]
-    module.train()
-    times = []
-    for batch in batches:
-        started = time.perf_counter()
-        logits = module(batch["input_ids"], batch["length"])
-        loss = F.cross_entropy(logits.float(), batch["label"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+def _model(cfg: DictConfig) -> torch.nn.Module:
+    torch.manual_seed(cfg.seed)
+    return task_model(cfg, OmegaConf.to_container(cfg.attention, resolve=True))
+
+
+def bare_loop(cfg: DictConfig, plan: BatchPlan, data_dir: Path, warmup: int) -> float:
+    """Seconds per optimiser step after ``warmup`` steps of a plain PyTorch loop doing the job's work: the same
+    batches, forward, loss, backward (accumulated), clipping, AdamW and one-cycle step, and validation."""
+    data = _datamodule(cfg, plan, data_dir)
+    model = _model(cfg)
+    optimizers = build_module(cfg, model).configure_optimizers()
+    optimizer, schedule = optimizers["optimizer"], optimizers["lr_scheduler"]["scheduler"]
+    clip = cfg.trainer.get("gradient_clip_val")
+    model.train()
+    step, started = 0, time.perf_counter()
+    for index, batch in enumerate(data.train_dataloader()):
+        if index == warmup * plan.accumulate:
+            started = time.perf_counter()
+        logits = model(batch["input_ids"], batch["length"])
+        (F.cross_entropy(logits.float(), batch["label"]) / plan.accumulate).backward()
+        if (index + 1) % plan.accumulate:
+            continue
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
         schedule.step()
-        times.append(time.perf_counter() - started)
-    return times[warmup:]
+        step += 1
+        if step % cfg.task.val_every == 0:
+            model.eval()
+            with torch.no_grad():
+                for val in data.val_dataloader():
+                    F.cross_entropy(model(val["input_ids"], val["length"]).float(), val["label"])
+            model.train()
+    return (time.perf_counter() - started) / (step - warmup)
 
 
-class _StepTimes(pl.Callback):
-    def __init__(self) -> None:
-        self.times: list[float] = []
+class _WindowStart(Callback):
+    """Records when optimiser step ``warmup`` starts."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.started = warmup, None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._started = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.times.append(time.perf_counter() - self._started)
+        if self.started is None and trainer.global_step == self.warmup:
+            self.started = time.perf_counter()
 
 
-def harness_loop(attention: str, batches: list[dict[str, torch.Tensor]], warmup: int, workdir: Path) -> list[float]:
-    """Per-step seconds inside the harness's Trainer (its callbacks and W&B offline logger attached)."""
-    from pytorch_lightning.loggers import WandbLogger
+def harness_loop(cfg: DictConfig, plan: BatchPlan, data_dir: Path, warmup: int, job_dir: Path) -> float:
+    """Seconds per optimiser step after ``warmup`` steps of the job's ``trainer.fit`` (lra.train.job)."""
+    data = _datamodule(cfg, plan, data_dir)
+    module = build_module(cfg, _model(cfg))
+    callbacks = build_callbacks(cfg, job_dir)
+    identity = {"task": cfg.task.name, "attention": attention_label(cfg), "seed": cfg.seed, "group": "overhead"}
+    trainer = build_trainer(cfg, plan, job_dir, callbacks, make_loggers(cfg, job_dir, {**identity, "job_name": "h"}))
+    window = _WindowStart(warmup)
+    trainer.callbacks.append(window)
+    try:
+        trainer.fit(module, datamodule=data)
+        ended = time.perf_counter()
+    finally:
+        finish_wandb()
+    return (ended - window.started) / (trainer.global_step - warmup)
 
-    torch.manual_seed(0)
-    module = LRAClassifier(_model(attention), lr=1e-3, weight_decay=0.0, warmup_steps=2, max_steps=len(batches))
-    steps = _StepTimes()
-    trainer = pl.Trainer(
-        max_steps=len(batches),
-        logger=WandbLogger(project="overhead", save_dir=str(workdir), mode="offline"),
-        callbacks=[steps, ThroughputMonitor(), PeakMemoryMonitor(), MetricsHistory(workdir / "metrics.csv")],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        log_every_n_steps=10,
-        default_root_dir=workdir,
-    )
-    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
-    import wandb
 
-    wandb.finish()
-    return steps.times[warmup:]
+def _datamodule(cfg: DictConfig, plan: BatchPlan, data_dir: Path) -> LRADataModule:
+    """A fresh DataModule per run (a used one remembers its trainer, whose step would start the batch order)."""
+    data = build_datamodule(cfg, plan, data_dir)
+    data.setup()
+    return data
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=30, help="timed optimiser steps (after the warm-up)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--attention", default="nystrom", help="the attention used for the overhead comparison")
     parser.add_argument("--attentions", nargs="+", default=available_attentions(), help="for the steps/s table")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("runs/bench") / time.strftime("harness-%Y%m%d-%H%M%S"))
+    parser.add_argument(
+        "overrides", nargs="*", help="extra Hydra overrides for every configuration (e.g. model.depth=1)"
+    )
     args = parser.parse_args(argv)
+    if args.steps < 1 or args.warmup < 0 or args.repeats < 1:
+        parser.error("--steps and --repeats must be at least 1, --warmup at least 0")
     data_dir = resolve_data_dir(args.data_dir)
-    prepare("listops", data_dir, generate=True, **DATA)
+    total = args.warmup + args.steps
+    common = [*JOB, f"task.max_steps={total}", f"paths.data_dir={data_dir}", *args.overrides]
+    cfg = job_config([*common, f"attention={args.attention}"])
+    if (cfg.trainer.accelerator, cfg.trainer.precision) != ("cpu", "32-true"):
+        parser.error("the bare loop runs on the CPU in fp32: keep trainer.accelerator=cpu trainer.precision=32-true")
+    prepare("listops", data_dir, generate=True, **OmegaConf.to_container(cfg.task.data, resolve=True))
+    plan = check_config(cfg)
 
-    total = args.steps + args.warmup
-    batches = _batches(data_dir, SHAPES["smoke"], total)
     bare, harness = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):  # alternate, so drifting machine load hits both alike
-            bare.append(statistics.median(bare_loop(args.attention, batches, args.warmup)))
-            harness.append(
-                statistics.median(harness_loop(args.attention, batches, args.warmup, Path(tmp) / str(repeat)))
-            )
+            bare.append(bare_loop(cfg, plan, data_dir, args.warmup))
+            harness.append(harness_loop(cfg, plan, data_dir, args.warmup, Path(tmp) / str(repeat)))
+            print(f"repeat {repeat}: bare {bare[-1] * 1e3:.0f} ms/step, harness {harness[-1] * 1e3:.0f} ms/step")
     overhead = statistics.median(harness) / statistics.median(bare) - 1
 
+    shapes = {
+        "smoke": cfg.task.batch_size,
+        "lra_paper": job_config(["experiment=lra_paper", "task=listops"]).task.batch_size,
+    }
     speeds: list[dict[str, Any]] = []
-    for shape, batch in SHAPES.items():
-        shaped = _batches(data_dir, batch, total)
+    for shape, batch in shapes.items():
         for attention in args.attentions:
-            step = statistics.median(bare_loop(attention, shaped, args.warmup))
+            # training speed only: no validation within the run
+            shaped = job_config(
+                [*common, f"attention={attention}", f"task.batch_size={batch}", f"task.val_every={total + 1}"]
+            )
+            step = bare_loop(shaped, check_config(shaped), data_dir, args.warmup)
             speeds.append({"shape": shape, "batch": batch, "attention": attention, "steps_per_s": 1 / step})
             print(f"{shape:9s} batch {batch:3d} {attention:10s} {1 / step:6.2f} steps/s", flush=True)
 
     machine = describe()
+    length = _datamodule(cfg, plan, data_dir).describe()["max_length"]
     lines = [
-        f"{machine['cpu']}, {machine['torch_threads']} threads; ListOps n = 2000, batch 16, {args.attention}",
+        f"{machine['cpu']}, {machine['torch_threads']} threads; ListOps n = {length}, batch {cfg.task.batch_size}, "
+        f"{args.attention}, validation every {cfg.task.val_every} steps",
         "",
-        f"harness overhead per step: {100 * overhead:+.1f}% (median step {statistics.median(harness) * 1e3:.0f} ms "
-        f"vs bare {statistics.median(bare) * 1e3:.0f} ms, {args.repeats} alternating repeats of {args.steps} steps)",
+        f"harness overhead per step: {100 * overhead:+.1f}% (median {statistics.median(harness) * 1e3:.0f} ms vs "
+        f"bare {statistics.median(bare) * 1e3:.0f} ms per step, {args.repeats} alternating repeats of "
+        f"{args.steps} steps after {args.warmup} warm-up)",
         "",
-        "| attention | " + " | ".join(f"{shape} (batch {batch}) steps/s" for shape, batch in SHAPES.items()) + " |",
-        "|---|" + "---|" * len(SHAPES),
+        "| attention | " + " | ".join(f"{shape} (batch {batch}) steps/s" for shape, batch in shapes.items()) + " |",
+        "|---|" + "---|" * len(shapes),
     ]
     for attention in args.attentions:
         cells = [f"{row['steps_per_s']:.2f}" for row in speeds if row["attention"] == attention]
@@ -157,7 +187,14 @@ def main(argv: list[str] | None = None) -> None:
     report = "\n".join(lines)
     atomic_write_json(
         args.out / "results.json",
-        {"machine": machine, "bare_s": bare, "harness_s": harness, "overhead": overhead, "speeds": speeds},
+        {
+            "machine": machine,
+            "config": OmegaConf.to_container(cfg, resolve=True),
+            "bare_s_per_step": bare,
+            "harness_s_per_step": harness,
+            "overhead": overhead,
+            "speeds": speeds,
+        },
     )
     atomic_write_text(args.out / "table.md", report + "\n")
     print("\n" + report)

@@ -10,7 +10,6 @@ then with status "failed" and the error, exiting non-zero).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -28,12 +27,18 @@ from omegaconf import DictConfig, OmegaConf
 from lra.data import DataError
 from lra.data.paths import resolve_data_dir
 from lra.machine import describe, git_commit
-from lra.model import build_model, count_parameters
+from lra.model import count_parameters
 from lra.results import write_result
-from lra.train.callbacks import MetricsHistory, PeakMemoryMonitor, ThroughputMonitor, stream
-from lra.train.datamodule import LRADataModule
-from lra.train.module import LRAClassifier
-from lra.train.plan import BatchPlan, ConfigError, check_config
+from lra.train.callbacks import stream
+from lra.train.job import (
+    attention_label,
+    build_callbacks,
+    build_datamodule,
+    build_module,
+    build_trainer,
+    task_model,
+)
+from lra.train.plan import ConfigError, check_config
 from lra.train.wandb_run import finish_wandb, make_loggers
 
 log = logging.getLogger("lra.train")
@@ -44,30 +49,14 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _task_model(cfg: DictConfig, attention: dict[str, Any], device: str | None = None) -> torch.nn.Module:
-    from lra.data import TASKS
-
-    spec = TASKS[cfg.task.name]
-    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    with torch.device(device) if device else contextlib.nullcontext():
-        return build_model(
-            vocab_size=spec.vocab_size,
-            num_classes=spec.num_classes,
-            max_length=cfg.task.data.get("max_length", spec.max_length),
-            dual=spec.dual,
-            model=model_cfg,
-            attention=attention,
-        )
-
-
 def _fairness(cfg: DictConfig, num_parameters: int) -> dict[str, Any]:
     """Parameter count relative to the softmax model of the same task and sizes (built on the meta device)."""
-    reference = count_parameters(_task_model(cfg, {"name": "softmax", "options": {}}, device="meta"))
+    reference = count_parameters(task_model(cfg, {"name": "softmax", "options": {}}, device="meta"))
     ratio = num_parameters / reference
     if abs(ratio - 1) > FAIRNESS_TOLERANCE:
         log.warning(
             "%s has %d parameters, %.1f%% of the softmax model's %d: outside the LRA ±10%% fairness rule",
-            cfg.attention.name,
+            attention_label(cfg),
             num_parameters,
             100 * ratio,
             reference,
@@ -89,10 +78,16 @@ def _threads(cfg: DictConfig) -> None:
 
 
 def _resume_path(cfg: DictConfig, checkpoint_dir: Path) -> str | None:
+    """The checkpoint to resume from: ``ckpt_path`` (``last``: this job dir's ``last.ckpt``), or, in a SLURM job
+    that was requeued (``SLURM_RESTART_COUNT`` > 0, e.g. by submitit after a timeout or preemption), the job dir's
+    ``last.ckpt`` when there is one."""
+    last = checkpoint_dir / "last.ckpt"
     if cfg.ckpt_path in (None, ""):
+        if int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0 and last.exists():
+            log.info("requeued SLURM job: resuming from %s", last)
+            return str(last)
         return None
     if cfg.ckpt_path == "last":
-        last = checkpoint_dir / "last.ckpt"
         if not last.exists():
             raise ConfigError(
                 f"ckpt_path=last but {last} does not exist; resume in the interrupted job's directory with "
@@ -110,7 +105,7 @@ def _job_identity(cfg: DictConfig) -> dict[str, Any]:
     group = cfg.get("group") or (Path(hydra_cfg.sweep.dir).name if multirun else None)
     return {
         "task": cfg.task.name,
-        "attention": cfg.attention.name,
+        "attention": attention_label(cfg),
         "seed": cfg.seed,
         "experiment": cfg.get("experiment_name"),
         "group": group,
@@ -118,28 +113,39 @@ def _job_identity(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def _multirun_launcher() -> str | None:
+    """The Hydra launcher's ``_target_`` when this job is part of a multirun, else None."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != hydra.types.RunMode.MULTIRUN:
+        return None
+    return str((hydra_cfg.get("launcher") or {}).get("_target_", "unknown launcher"))
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one job in ``HydraConfig.runtime.output_dir``; returns the result dict (also written to disk)."""
     job_dir = Path(HydraConfig.get().runtime.output_dir)
     started, clock = _now(), dt.datetime.now(dt.UTC)
-    identity = _job_identity(cfg)
+    _threads(cfg)  # first, so that the hardware record states the threads the job ran with
+    identity, machine = _job_identity(cfg), describe()
     result: dict[str, Any] = {
         **identity,
         "status": "failed",
         "error": None,
         "metrics": {},
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "versions": describe()["packages"],
+        "versions": machine["packages"],
         "git_commit": git_commit(),
-        "hardware": describe(),
+        "hardware": machine,
         "started_at": started,
         "paths": {"job_dir": str(job_dir), "metrics_csv": "metrics.csv"},
     }
     monitors: dict[str, Any] = {}
+    job_error: BaseException | None = None
     try:
         _run(cfg, job_dir, identity, result, monitors)
         result["status"] = "ok"
     except BaseException as error:
+        job_error = error
         result["error"] = {
             "type": type(error).__name__,
             "message": str(error),
@@ -147,44 +153,50 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         }
         raise
     finally:
-        for monitor in monitors.values():
-            result["metrics"].update(monitor.metrics() if hasattr(monitor, "metrics") else {})
-        if "memory" in monitors and monitors["memory"].peak_mb is not None:
-            result["metrics"]["peak_memory_mb"] = monitors["memory"].peak_mb
+        for monitor in monitors.values():  # throughput and peak memory: what was measured, also after a failure
+            result["metrics"].update(monitor.metrics())
         result["finished_at"] = _now()
         result["duration_s"] = (dt.datetime.now(dt.UTC) - clock).total_seconds()
-        if rank_zero_only.rank == 0:  # DDP: every rank runs this job; one writes its result
-            write_result(job_dir, result)
-        finish_wandb()
+        _close(job_dir, result, job_error)
     return result
+
+
+def _write_result(job_dir: Path, result: dict[str, Any]) -> None:
+    if rank_zero_only.rank == 0:  # DDP: every rank runs this job; one writes its result
+        write_result(job_dir, result)
+
+
+def _close(job_dir: Path, result: dict[str, Any], job_error: BaseException | None) -> None:
+    """Write ``result.json`` (rank 0) and end the W&B run, both always. A failure here never hides the job's own
+    error: after a failed job it is logged and the job's error propagates; after a successful job it is raised."""
+    problems: list[Exception] = []
+    for step in (lambda: _write_result(job_dir, result), finish_wandb):
+        try:
+            step()
+        except Exception as problem:
+            problems.append(problem)
+    if not problems:
+        return
+    for problem in problems if job_error is not None else problems[1:]:
+        log.error("closing the job failed as well: %s: %s", type(problem).__name__, problem, exc_info=problem)
+    if job_error is None:
+        raise problems[0]
 
 
 def _run(
     cfg: DictConfig, job_dir: Path, identity: dict[str, Any], result: dict[str, Any], monitors: dict[str, Any]
 ) -> None:
-    plan: BatchPlan = check_config(cfg)
-    _threads(cfg)
+    plan = check_config(cfg, _multirun_launcher())
     pl.seed_everything(cfg.seed, workers=True)
-    data_dir = resolve_data_dir(cfg.paths.get("data_dir"))
-    settings = OmegaConf.to_container(cfg.task.data, resolve=True)
-    datamodule = LRADataModule(
-        task=cfg.task.name,
-        data_dir=data_dir,
-        settings=settings,
-        micro_batch_size=plan.micro_batch_size,
-        accumulate=plan.accumulate,
-        max_steps=cfg.task.max_steps,
-        seed=cfg.seed,
-        num_workers=cfg.trainer.get("num_workers", 0),
-        eval_batch_size=cfg.trainer.get("eval_batch_size"),
-    )
+    datamodule = build_datamodule(cfg, plan, resolve_data_dir(cfg.paths.get("data_dir")))
     try:
         datamodule.setup()
     except DataError as error:  # not prepared (the message names the lra-data command), or bad settings
         raise ConfigError(str(error)) from error
+    result["data"] = datamodule.describe()
     attention = OmegaConf.to_container(cfg.attention, resolve=True)
     try:
-        model = _task_model(cfg, attention)
+        model = task_model(cfg, attention)
     except ValueError as error:
         raise ConfigError(f"invalid model or attention options: {error}") from error
     num_parameters = count_parameters(model)
@@ -192,59 +204,18 @@ def _run(
     result["metrics"].update(_fairness(cfg, num_parameters))
     log.info("%s: %d trainable parameters; batch plan %s", identity["job_name"], num_parameters, plan)
 
-    label = f"task {cfg.task.name}, attention {cfg.attention.name}, seed {cfg.seed}"
-    module = LRAClassifier(
-        model,
-        lr=cfg.task.lr,
-        weight_decay=cfg.task.weight_decay,
-        warmup_steps=cfg.task.warmup_steps,
-        max_steps=cfg.task.max_steps,
-        label=label,
-    )
-    checkpoint_dir = job_dir / "checkpoints"
-    best = pl.callbacks.ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        filename="best-step{step}",
-        monitor="val/accuracy",
-        mode="max",
-        save_top_k=1,
-        save_last=True,
-        auto_insert_metric_name=False,
-    )
-    monitors["throughput"], monitors["memory"] = ThroughputMonitor(), PeakMemoryMonitor()
-    callbacks = [
-        best,
-        monitors["throughput"],
-        monitors["memory"],
-        MetricsHistory(job_dir / "metrics.csv", cfg.trainer.get("log_every_n_steps", 10)),
-    ]
+    module = build_module(cfg, model)
+    callbacks = build_callbacks(cfg, job_dir)
+    monitors["throughput"], monitors["memory"] = callbacks.throughput, callbacks.memory
     loggers = make_loggers(cfg, job_dir, identity)
-    if loggers and any(type(lg).__name__ == "WandbLogger" for lg in loggers):
+    if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
         result["paths"]["wandb_dir"] = "wandb"
-    trainer = pl.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=cfg.trainer.devices,
-        strategy=cfg.trainer.strategy,
-        precision=cfg.trainer.precision,
-        max_steps=cfg.task.max_steps,
-        val_check_interval=cfg.task.val_every * plan.accumulate,
-        check_val_every_n_epoch=None,
-        limit_val_batches=cfg.task.get("val_batches") or 1.0,
-        num_sanity_val_steps=0,
-        accumulate_grad_batches=plan.accumulate,
-        gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
-        deterministic=cfg.deterministic,
-        use_distributed_sampler=False,  # the resumable batch sampler shards by rank itself
-        logger=loggers or False,
-        callbacks=callbacks,
-        enable_progress_bar=cfg.trainer.get("progress_bar", True),
-        log_every_n_steps=cfg.trainer.get("log_every_n_steps", 10),
-        default_root_dir=job_dir,
-    )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_path(cfg, checkpoint_dir))
+    trainer = build_trainer(cfg, plan, job_dir, callbacks, loggers)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_path(cfg, job_dir / "checkpoints"))
     for name in ("loss", "accuracy"):  # read before testing replaces the trainer's metrics
         if f"train/{name}" in trainer.callback_metrics:
             result["metrics"][f"final_train_{name}"] = float(trainer.callback_metrics[f"train/{name}"])
+    best = callbacks.best
     if best.best_model_path == "":
         raise RuntimeError("training finished without a validation, so there is no best checkpoint to test")
     tested = trainer.test(module, datamodule=datamodule, ckpt_path=best.best_model_path, verbose=False)[0]
@@ -258,8 +229,8 @@ def _run(
         }
     )
     result["paths"]["best_checkpoint"] = str(Path(best.best_model_path).relative_to(job_dir))
-    final = {**result["metrics"], **monitors["throughput"].metrics(), "peak_memory_mb": monitors["memory"].peak_mb}
-    stream(trainer, {f"result/{name}": value for name, value in final.items() if value is not None})
+    final = {**result["metrics"], **callbacks.throughput.metrics(), **callbacks.memory.metrics()}
+    stream(trainer, {f"result/{name}": value for name, value in final.items()})
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="train")

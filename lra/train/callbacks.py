@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,9 @@ import pytorch_lightning as pl
 import torch
 
 from lra.bench.measure import peak_rss_mb, reset_peak_rss
+from lra.io import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 def stream(trainer: pl.Trainer, metrics: dict[str, float]) -> None:
@@ -26,21 +31,26 @@ def _positions(batch: dict[str, torch.Tensor]) -> int:
 
 
 class ThroughputMonitor(pl.Callback):
-    """Training tokens/s and optimiser steps/s, evaluation tokens/s; the first ``skip`` steps are warm-up.
+    """Training tokens/s and optimiser steps/s, evaluation tokens/s; the first ``skip`` optimiser steps are warm-up.
 
-    Time is wall-clock between batch boundaries with the device synchronised, so it includes data loading,
-    the optimiser and logging: what a user waits for.
+    A training micro-batch takes the wall-clock time from its ``on_train_batch_start`` to the next batch's (device
+    synchronised): forward, backward, optimiser and scheduler step, every callback and logger, and fetching the next
+    batch, which is what a user waits for. A period that contains a validation (and the checkpoint saved after it)
+    is left out, and so is the last batch of a fit. An evaluation batch takes the time from its start to its end
+    hooks (the model only: loading and logging are not counted).
     """
 
     def __init__(self, skip: int = 3) -> None:
         self.skip = skip
         self.train_positions = 0
         self.train_seconds = 0.0
-        self.train_steps = 0
+        self.train_batches = 0
         self.eval_positions = 0
         self.eval_seconds = 0.0
-        self._batch_started = 0.0
-        self._counted_batches = 0
+        self._accumulate = 1
+        self._periods = 0
+        self._started = 0.0
+        self._pending: int | None = None  # positions of the running training batch, until the next one starts
 
     @staticmethod
     def _now(trainer: pl.Trainer) -> float:
@@ -49,24 +59,27 @@ class ThroughputMonitor(pl.Callback):
         return time.perf_counter()
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int):
-        self._batch_started = self._now(trainer)
+        now = self._now(trainer)
+        self._accumulate = trainer.accumulate_grad_batches
+        if self._pending is not None:
+            self._periods += 1
+            if self._periods > self.skip * self._accumulate:
+                self.train_positions += self._pending
+                self.train_seconds += now - self._started
+                self.train_batches += 1
+        self._started, self._pending = now, _positions(batch) * trainer.world_size
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int):
-        elapsed = self._now(trainer) - self._batch_started
-        self._counted_batches += 1
-        accumulate = trainer.accumulate_grad_batches
-        if self._counted_batches <= self.skip * accumulate:
-            return
-        self.train_positions += _positions(batch) * trainer.world_size
-        self.train_seconds += elapsed
-        if self._counted_batches % accumulate == 0:
-            self.train_steps += 1
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._pending = None
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._pending = None
 
     def _eval_start(self, trainer: pl.Trainer) -> None:
-        self._batch_started = self._now(trainer)
+        self._eval_started = self._now(trainer)
 
     def _eval_end(self, trainer: pl.Trainer, batch: Any) -> None:
-        self.eval_seconds += self._now(trainer) - self._batch_started
+        self.eval_seconds += self._now(trainer) - self._eval_started
         self.eval_positions += _positions(batch) * trainer.world_size
 
     def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
@@ -89,15 +102,24 @@ class ThroughputMonitor(pl.Callback):
         found = {}
         if self.train_seconds > 0:
             found["train_tokens_per_s"] = self.train_positions / self.train_seconds
-            found["train_steps_per_s"] = self.train_steps / self.train_seconds
+            found["train_steps_per_s"] = self.train_batches / self._accumulate / self.train_seconds
         if self.eval_seconds > 0:
             found["eval_tokens_per_s"] = self.eval_positions / self.eval_seconds
         return found
 
 
+def _cpu_peak_mb() -> float | None:
+    """The process's peak RSS in MB (``lra.bench.measure``: VmHWM, else ``ru_maxrss``); None without either."""
+    try:
+        return peak_rss_mb()
+    except ImportError:  # no /proc and no resource module (Windows)
+        return None
+
+
 class PeakMemoryMonitor(pl.Callback):
-    """Peak memory of the job in MB: CUDA max allocated on GPU, process peak RSS on CPU (reset at the start,
-    so a worker process reused by the joblib launcher does not report its previous job's peak)."""
+    """Peak memory of the job in MB: CUDA max allocated on GPU, process peak RSS on CPU (reset at the start where
+    the OS allows it, so a worker process reused by the joblib launcher does not report its previous job's peak;
+    elsewhere the peak counts from the process start, with a warning)."""
 
     def __init__(self) -> None:
         self.peak_mb: float | None = None
@@ -107,17 +129,19 @@ class PeakMemoryMonitor(pl.Callback):
             return
         if trainer.strategy.root_device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(trainer.strategy.root_device)
-        else:
-            reset_peak_rss()
+        elif not reset_peak_rss():  # no /proc/self/clear_refs (macOS, some containers)
+            log.warning("cannot reset the peak RSS on this platform: peak_memory_mb counts from the process start")
 
     def _record(self, trainer: pl.Trainer) -> None:
         device = trainer.strategy.root_device
-        current = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_mb()
-        self.peak_mb = max(self.peak_mb or 0.0, current)
+        current = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else _cpu_peak_mb()
+        if current is not None:
+            self.peak_mb = max(self.peak_mb or 0.0, current)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._record(trainer)
-        stream(trainer, {"perf/peak_memory_mb": self.peak_mb})
+        if self.peak_mb is not None:
+            stream(trainer, {"perf/peak_memory_mb": self.peak_mb})
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._record(trainer)
@@ -125,12 +149,16 @@ class PeakMemoryMonitor(pl.Callback):
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._record(trainer)
 
+    def metrics(self) -> dict[str, float]:
+        return {} if self.peak_mb is None else {"peak_memory_mb": self.peak_mb}
+
 
 class MetricsHistory(pl.Callback):
-    """Appends training steps (every ``every_n_steps``) and every validation to ``metrics.csv`` as it happens.
+    """Appends training steps (every ``every_n_steps``), every validation and the final test to ``metrics.csv``.
 
-    Rank 0 only. Appending line by line keeps the history of a run that crashes. ``lr`` is the learning rate
-    the step trained with (for a validation row: the last training step's).
+    Rank 0 only. Appending line by line keeps the history of a run that crashes; a resumed run first drops the rows
+    after the step it resumes from (they belong to the interrupted continuation it replaces). ``lr`` is the learning
+    rate the step trained with (for a validation or test row: the last training step's).
     """
 
     COLUMNS = ("step", "split", "loss", "accuracy", "lr")
@@ -154,6 +182,17 @@ class MetricsHistory(pl.Callback):
                 writer.writeheader()
             writer.writerow(row)
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_rank != 0 or not self.path.exists():
+            return
+        with self.path.open(newline="") as handle:
+            rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= trainer.global_step]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=self.COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path, text.getvalue())
+
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
         if batch_idx % trainer.accumulate_grad_batches == 0 and trainer.optimizers:
             self.step_lr = trainer.optimizers[0].param_groups[0]["lr"]
@@ -165,3 +204,6 @@ class MetricsHistory(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._append(trainer, "val")
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._append(trainer, "test")

@@ -58,9 +58,17 @@ class LRAClassifier(pl.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss = self._step(batch, "train")
-        if not torch.isfinite(loss):
+        finite = bool(torch.isfinite(loss))
+        if self.trainer.world_size > 1:
+            # Every rank must stop in the same step: a rank that raised alone would leave the others waiting in
+            # the next gradient all-reduce for ever.
+            finite_everywhere = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
+        else:
+            finite_everywhere = finite
+        if not finite_everywhere:
+            where = f"({loss.item()})" if not finite else f"on another rank (rank {self.global_rank}'s is finite)"
             raise NonFiniteLossError(
-                f"non-finite training loss ({loss.item()}) at step {self.global_step} (batch {batch_idx}) "
+                f"non-finite training loss {where} at step {self.global_step} (batch {batch_idx}) "
                 f"for {self.label}; lower the learning rate, enable gradient clipping or check the data"
             )
         return loss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,10 @@ def make_loggers(cfg: DictConfig, job_dir: Path, identity: dict[str, Any]) -> li
 
 
 def finish_wandb() -> None:
-    """End the job's W&B run: without it every job of a multirun logs into the first job's run (wandb#1314)."""
-    import wandb
+    """End the job's W&B run: without it every job of a multirun logs into the first job's run (wandb#1314).
 
-    if wandb.run is not None:
+    A run can only have started if wandb was imported, so wandb is never imported here: a job with ``logger=none``
+    or W&B disabled runs where wandb is not installed (the GPU machines)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
         wandb.finish()

@@ -10,6 +10,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from attention_zoo import available_attentions
+
 CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = {
     group: sorted(p.stem for p in (CONF / group).glob("*.yaml")) for group in ("task", "attention", "trainer", "logger")
@@ -28,10 +30,11 @@ def test_the_groups_hold_what_the_readme_promises() -> None:
     assert GROUPS["logger"] == ["csv", "none", "wandb"]
 
 
-@pytest.mark.parametrize(("task", "attention"), itertools.product(GROUPS["task"], GROUPS["attention"]))
+@pytest.mark.parametrize(("task", "attention"), list(itertools.product(GROUPS["task"], GROUPS["attention"])))
 def test_every_task_and_attention_compose(task: str, attention: str) -> None:
     cfg = composed(f"task={task}", f"attention={attention}")
-    assert cfg.task.name == task and cfg.attention.name == attention
+    assert cfg.task.name == task and cfg.attention.get("label", cfg.attention.name) == attention
+    assert cfg.attention.name in available_attentions()
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
 
 
@@ -77,14 +80,16 @@ def test_job_directories_are_readable() -> None:
     cfg = composed("task=text", "attention=performer", "seed=3", return_hydra_config=True)
     sweep = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)
     run = OmegaConf.to_container(cfg.hydra.run, resolve=False)
-    assert sweep["subdir"] == "${hydra.job.num}_${task.name}_${attention.name}_s${seed}"
-    assert run["dir"].endswith("_${task.name}_${attention.name}_s${seed}")
+    label = "${oc.select:attention.label,${attention.name}}"
+    assert sweep["subdir"] == f"${{hydra.job.num}}_${{task.name}}_{label}_s${{seed}}"
+    assert run["dir"].endswith(f"_${{task.name}}_{label}_s${{seed}}")
 
 
 def test_parameter_fairness_warning(caplog: pytest.LogCaptureFixture) -> None:
     """LRA's apples-to-apples rule: ±10 % of the softmax model's parameters. Linformer's E (k × n) breaks it."""
     from lra.model import count_parameters
-    from lra.train.app import _fairness, _task_model
+    from lra.train.app import _fairness
+    from lra.train.job import task_model as _task_model
 
     for attention, warns in (("nystrom", False), ("linformer", True)):
         cfg = composed(f"attention={attention}")

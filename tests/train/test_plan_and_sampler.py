@@ -1,11 +1,19 @@
-"""Batch plan (gradient accumulation) and the resumable, seeded batch order."""
+"""Batch plan (gradient accumulation), the launcher check, and the resumable, seeded batch order."""
 
 from __future__ import annotations
 
 import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from lra.train.datamodule import ResumableBatchSampler
-from lra.train.plan import ConfigError, batch_plan
+from lra.train.plan import ConfigError, batch_plan, check_config
+from tests.train.harness import REPO
+
+
+def composed(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
 
 
 def test_accumulation_reaches_the_effective_batch() -> None:
@@ -49,3 +57,30 @@ def test_ranks_take_disjoint_slices_of_each_global_batch() -> None:
 def test_too_little_data_for_one_batch_is_an_error() -> None:
     with pytest.raises(ValueError, match="fewer than one global batch"):
         ResumableBatchSampler(10, 16, seed=0, start=0, stop=1)
+
+
+BASIC = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+JOBLIB = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+SLURM = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+
+
+@pytest.mark.parametrize(
+    "launcher", [BASIC, JOBLIB, "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"]
+)
+def test_ddp_inside_a_local_multirun_is_rejected(launcher: str) -> None:
+    cfg = composed("trainer=ddp", "trainer.accelerator=cpu")
+    with pytest.raises(ConfigError, match="hydra/launcher=slurm"):
+        check_config(cfg, multirun_launcher=launcher)
+
+
+def test_ddp_runs_alone_or_through_slurm_and_one_device_runs_anywhere() -> None:
+    ddp = composed("trainer=ddp", "trainer.accelerator=cpu")
+    assert check_config(ddp).world_size == 2
+    assert check_config(ddp, multirun_launcher=SLURM).world_size == 2
+    assert check_config(composed(), multirun_launcher=JOBLIB).world_size == 1
+
+
+@pytest.mark.parametrize("devices", ["auto", -1, 0])
+def test_devices_must_be_a_count(devices: object) -> None:
+    with pytest.raises(ConfigError, match=r"trainer\.devices must be a positive number"):
+        check_config(composed(f"trainer.devices={devices}"))
