@@ -1,9 +1,10 @@
 """Read attention micro-benchmark / ``lra-bench`` results (``results.json``) into one table for the efficiency plots.
 
 The file holds ``{"machine": {...}, "rows": [...]}``; each row has ``impl`` (an attention or ``peer:<package>``),
-``n``, ``mode`` (``fwd``, ``fwd_bwd``, ``train_step``), ``status`` (``ok``, ``oom``, ``error``, ``timeout``) and,
-when ok, ``median_ms``, ``p20_ms``, ``p80_ms``, ``peak_mb``; plus the shape (``batch``, ``heads``, ``head_dim``),
-``dtype`` and ``device``. A failed point keeps its status and no numbers.
+``n``, ``mode`` (``fwd``, ``fwd_bwd``, ``train_step``), ``status`` (``ok``, ``oom``, ``error``, ``timeout``, or
+``skipped`` when the sweep's time budget ran out first) and, when ok, ``median_ms``, ``p20_ms``, ``p80_ms``,
+``peak_mb``; plus the shape (``batch``, ``heads``, ``head_dim``), ``dtype`` and ``device``. A point that was not
+measured keeps its status and no numbers.
 
 Columns: ``file``, ``setup`` (machine, device, dtype and shape: one figure each), ``impl``, ``family`` (the
 attention a peer implements: the row's ``peer_of`` when given, else the attention name inside the peer's name),
@@ -22,7 +23,7 @@ import pandas as pd
 from analysis.style import ATTENTION_ORDER
 
 BENCH_FILE = "results.json"
-BENCH_STATUSES = ("ok", "oom", "error", "timeout")
+BENCH_STATUSES = ("ok", "oom", "error", "timeout", "skipped")
 BENCH_COLUMNS = (
     "file",
     "setup",

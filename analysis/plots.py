@@ -26,6 +26,8 @@ from analysis.style import (
     TASK_ORDER,
     attention_label,
     colour,
+    linestyle,
+    marker,
     ordered,
     task_label,
 )
@@ -88,7 +90,7 @@ def accuracy_bars(
     figure = Figure(figsize=(max(6.5, 0.55 * len(groups) * len(attentions) + 3.5), 4.2), layout="constrained")
     ax = figure.add_subplot()
     marks: dict[str, list[tuple[float, float]]] = {reference.key: [] for reference in references}
-    top = 10.0
+    top, hatched = 10.0, False
     for index, attention in enumerate(attentions):
         mine = cells[cells["attention"] == attention]
         xs, heights, errors, hatches = [], [], [], []
@@ -120,6 +122,7 @@ def accuracy_bars(
             if hatch:
                 bar.set_hatch(hatch)
                 bar.set_edgecolor("white")
+                hatched = True
     for reference in references:
         if marks[reference.key]:
             xs, ys = zip(*marks[reference.key], strict=True)
@@ -138,7 +141,7 @@ def accuracy_bars(
     handles = [Patch(facecolor=colour(attention), label=attention_label(attention)) for attention in attentions]
     handles += [c for c in ax.collections if c.get_label().startswith("published")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-    if len(groups) > len(tasks):
+    if hatched:
         figure.text(0.01, -0.02, "hatched Avg: over fewer tasks (some failed or missing)", fontsize=7)
     return figure
 
@@ -220,7 +223,8 @@ def _separate_labels(figure: Figure, ax) -> None:
 
 def validation_curves(runs: pd.DataFrame, curves: pd.DataFrame, title: str = "") -> Figure:
     """Validation accuracy against training step, one panel per task, one line per attention (mean over seeds,
-    the band spans the seeds' minimum to maximum)."""
+    the band spans the seeds' minimum to maximum). Each attention has its own marker and line style besides its
+    colour, so that attentions with identical curves (e.g. all at chance) do not hide each other."""
     data = curves.merge(runs[["run_id", "task", "attention"]], on="run_id")
     tasks = ordered(data["task"], TASK_ORDER)
     columns = min(3, max(1, len(tasks)))
@@ -234,7 +238,8 @@ def validation_curves(runs: pd.DataFrame, curves: pd.DataFrame, title: str = "")
             stats = mine.groupby("step")["val_accuracy"].agg(["mean", "min", "max"]) * 100
             seeds = mine["run_id"].nunique()
             ax.plot(
-                stats.index, stats["mean"], color=colour(attention), marker="o", markersize=3, linewidth=1.6,
+                stats.index, stats["mean"], color=colour(attention), marker=marker(attention), markersize=4,
+                linestyle=linestyle(attention), linewidth=1.6, markerfacecolor="none",
                 label=f"{attention_label(attention)} ({seeds} seed{'s' if seeds != 1 else ''})",
             )  # fmt: skip
             if seeds > 1:
@@ -286,8 +291,8 @@ def _styles(impls: list[str], family_of: pd.Series) -> dict[str, tuple[object, s
 
 def efficiency_curves(bench: pd.DataFrame, title: str = "") -> Figure:
     """Time and peak memory against sequence length (log–log), one row of panels per mode, one line per
-    implementation (peers dashed in their attention's colour); failed points (OOM, error, timeout) are crosses
-    on the panel's top edge, labelled with their status."""
+    implementation (peers dashed in their attention's colour); failed points (OOM, error, timeout) and points the
+    sweep's time budget skipped are crosses on the panel's top edge, labelled with their status."""
     modes = ordered(bench["mode"], tuple(MODE_LABELS))
     family_of = bench.drop_duplicates("impl").set_index("impl")["family"]
     families = ordered(family_of, ATTENTION_ORDER)
@@ -341,7 +346,10 @@ def efficiency_curves(bench: pd.DataFrame, title: str = "") -> Figure:
     labels = list(handles)
     if (bench["status"] != "ok").any():
         handles["failed"] = Line2D([], [], marker="X", color="#333333", linestyle="none", markersize=8)
-        labels.append("failed (OOM / error / timeout)")
+        skipped = (bench["status"] == "skipped").any()
+        labels.append(
+            "failed or skipped (OOM / error / timeout / skipped)" if skipped else "failed (OOM / error / timeout)"
+        )
     figure.legend(list(handles.values()), labels, loc="outside right upper", fontsize=8, frameon=False)
     figure.suptitle(title or "Attention efficiency")
     return figure

@@ -144,7 +144,7 @@ def _identity_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
     def name(key: str) -> Any:
         value = config.get(key)
-        return value.get("name") if isinstance(value, Mapping) else value
+        return (value.get("label") or value.get("name")) if isinstance(value, Mapping) else value
 
     return {
         "task": name("task"),

@@ -257,14 +257,26 @@ def efficiency_tables(cells: pd.DataFrame, runs: pd.DataFrame, experiment: str =
                 header=header,
                 rows=rows,
                 data=pd.DataFrame(data),
-                notes=_efficiency_notes(runs[(runs["task"] == task) & (runs["status"] == "ok")], softmax is None),
+                notes=_efficiency_notes(
+                    runs[(runs["task"] == task) & (runs["status"] == "ok")],
+                    "absent" if softmax is None else str(softmax["status"]),
+                ),
             )
         )
     return tables
 
 
-def _efficiency_notes(runs: pd.DataFrame, no_softmax: bool) -> list[str]:
-    notes = [
+def _efficiency_notes(runs: pd.DataFrame, softmax_status: str) -> list[str]:
+    """The table's notes; ``softmax_status`` is the softmax cell's status, or ``absent`` when it has none."""
+    notes = []
+    if softmax_status == "absent":
+        notes.append("No softmax run for this task: no ratios.")
+    elif softmax_status != "ok":
+        notes.append(
+            f"softmax has no successful run on this task ({STATUS_TEXT.get(softmax_status, softmax_status)}): the "
+            "speed and memory × softmax columns are empty (—); parameters × softmax come from each run's own count."
+        )
+    notes += [
         "Means over successful runs. Throughput is wall-clock training time per optimiser step after 3 warm-up "
         "steps, data loading and logging included; × softmax > 1 is faster for tokens/s and steps/s, < 1 is "
         "smaller for memory. Parameters × softmax: against the softmax model of the same sizes."
@@ -279,6 +291,4 @@ def _efficiency_notes(runs: pd.DataFrame, no_softmax: bool) -> list[str]:
             "On CPU, peak memory is the process's peak resident set (interpreter and libraries included), so "
             "memory ratios understate the attention's own difference; on GPU it is CUDA max allocated."
         )
-    if no_softmax:
-        notes.append("No softmax run for this task: no ratios.")
     return notes

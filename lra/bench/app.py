@@ -1,9 +1,11 @@
 """``lra-bench``: efficiency of every attention and of the peer packages, side by side in one run.
 
 Attention-core cells (forward, forward+backward) over sequence lengths and dtypes, and whole-model training steps
-on the Text shape; writes ``results.json`` (rows + machine), ``results.csv``, the Nyströmformer-Table-1-style
-and LRA-Table-2-style tables, per-attention tables against their peers, and ``summary.md`` (the headline ratios
-and slopes). ``lra-report --bench <dir>/results.json`` draws the efficiency curves.
+on the Text shape, run in priority order (:func:`lra.bench.sweep.priority`) within a per-cell and an optional total
+time limit; writes ``results.json`` (rows, machine, config, seconds), ``results.csv`` (the rows, each with the
+machine description in ``machine_*`` columns), the Nyströmformer-Table-1-style and LRA-Table-2-style tables,
+per-attention tables against their peers, and ``summary.md`` (the issues' targets met or not, ours vs each peer,
+the headline ratios and slopes). ``lra-report --bench <dir>/results.json`` draws the efficiency curves.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +23,16 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from lra.bench.case import BenchCase
-from lra.bench.sweep import core_options, run_cases
+from lra.bench.sweep import core_options, priority, run_cases
 from lra.bench.tables import family_tables, loglog_slope, lra_table2, paper_table1, ratio_table, speedup
+from lra.bench.targets import evaluate, find_row, peer_ratios, targets_table
 from lra.io import atomic_write_json, atomic_write_text
-from lra.machine import describe
+from lra.machine import describe, git_commit
 
-CSV_COLUMNS = ("impl", "mode", "dtype", "device", "n", "batch", "heads", "head_dim", "status", "median_ms",
-               "p20_ms", "p80_ms", "runs", "peak_mb", "error", "options")  # fmt: skip
+CSV_COLUMNS = ("impl", "peer_of", "mode", "dtype", "device", "n", "batch", "heads", "head_dim", "status",
+               "median_ms", "p20_ms", "p80_ms", "runs", "peak_mb", "memory_method", "error", "options")  # fmt: skip
+# The machine description on every CSV row (results.json holds it once, under "machine").
+MACHINE_COLUMNS = ("cpu", "cpu_count", "torch_threads", "gpu", "cuda", "python", "platform", "torch", "git_commit")
 
 
 def cases(cfg: DictConfig) -> Iterator[BenchCase]:
@@ -51,13 +57,9 @@ def cases(cfg: DictConfig) -> Iterator[BenchCase]:
                 )  # fmt: skip
 
 
-def _lookup(rows: list[dict], impl: str, mode: str, n: int, dtype: str) -> dict | None:
-    return next((r for r in rows if (r["impl"], r["mode"], r["n"], r["dtype"]) == (impl, mode, n, dtype)), None)
-
-
-def summary(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
-    """The headline figures: Nyström against exact SDPA and its peers at the longest length, the log–log
-    slopes of its time and memory, and whole-model training speed against softmax at the longest length."""
+def headline(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
+    """Nyström against exact SDPA and its peers at the longest length, the log–log slopes of its time and memory,
+    and whole-model training speed of each attention against softmax at the longest length."""
     lines = ["| figure | measured |", "|---|---|"]
 
     def add(label: str, value: float | None, unit: str = "×") -> None:
@@ -69,12 +71,12 @@ def summary(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
         if lengths:
             top = lengths[-1]
             for mode in cfg.modes:
-                nystrom = _lookup(core, "nystrom", mode, top, dtype)
+                nystrom = find_row(core, "nystrom", mode, top, dtype)
                 add(
                     f"nystrom vs softmax, {mode}, n = {top}, {dtype}",
-                    speedup(_lookup(core, "softmax", mode, top, dtype), nystrom),
+                    speedup(find_row(core, "softmax", mode, top, dtype), nystrom),
                 )
-                peers = [_lookup(core, p, mode, top, dtype) for p in ("peer:hf-nystrom", "peer:lucidrains-nystrom")]
+                peers = [find_row(core, p, mode, top, dtype) for p in ("peer:hf-nystrom", "peer:lucidrains-nystrom")]
                 measured = [p for p in peers if p and p["status"] == "ok"]
                 fastest = min(measured, key=lambda p: p["median_ms"]) if measured else None
                 add(f"nystrom vs fastest peer Nyström, {mode}, n = {top}, {dtype}", speedup(fastest, nystrom))
@@ -85,33 +87,72 @@ def summary(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
         steps = [r for r in rows if r["dtype"] == dtype and r["mode"] == "train_step"]
         if steps:
             top = max(r["n"] for r in steps)
-            base = _lookup(steps, "softmax", "train_step", top, dtype)
+            base = find_row(steps, "softmax", "train_step", top, dtype)
             for name in dict.fromkeys(r["impl"] for r in steps if r["impl"] != "softmax"):
-                ratio = speedup(base, _lookup(steps, name, "train_step", top, dtype))
+                ratio = speedup(base, find_row(steps, name, "train_step", top, dtype))
                 add(f"{name} training steps/s vs softmax, n = {top}, {dtype}", ratio)
     return "\n".join(lines)
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
+def summary(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
+    """The issues' targets (met or not, with the p20/p80 spread), ours vs each peer package at every length, and
+    the headline figures at the longest length."""
+    parts = []
+    for dtype in cfg.device.dtypes:
+        parts += [
+            f"**Targets, {dtype}** (issues 2, 3 and 8; set for the 2-core CPU in fp32, batch 1, 2 heads × 32: on other "
+            "hardware or shapes, for reference only). Speed ratios: baseline time ÷ our time (> 1: ours faster).",
+            targets_table(evaluate(rows, dtype)),
+        ]
+    ratios = peer_ratios([r for r in rows if r["mode"] != "train_step"])
+    if ratios:
+        parts += ["**Ours vs each peer package**: peer time ÷ our time (> 1: ours faster).", ratios]
+    parts += ["**Headline figures at the longest length**", headline(rows, cfg)]
+    return "\n\n".join(parts)
+
+
+def _csv(rows: list[dict[str, Any]], machine: dict[str, Any]) -> str:
+    """The rows, each followed by the ``machine_*`` columns (:data:`MACHINE_COLUMNS`)."""
+    flat = {**machine, "torch": machine["packages"].get("torch")}
+    described = {f"machine_{key}": flat.get(key) for key in MACHINE_COLUMNS}
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=[*CSV_COLUMNS, *described], extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "options": json.dumps(row.get("options", {}), sort_keys=True)})
+        writer.writerow({**row, "options": json.dumps(row.get("options", {}), sort_keys=True), **described})
     return buffer.getvalue()
 
 
+def check_limits(cfg: DictConfig) -> None:
+    """Reject time limits that cannot mean what they say, naming the option (key lengths that are not measured
+    are allowed: they only order the cells)."""
+    if not cfg.timeout_s or cfg.timeout_s <= 0:
+        raise ValueError(f"timeout_s must be a positive number of seconds, got {cfg.timeout_s!r}")
+    if cfg.device.max_total_s is not None and cfg.device.max_total_s <= 0:
+        raise ValueError(f"device.max_total_s must be positive or null (no budget), got {cfg.device.max_total_s!r}")
+
+
 def run(cfg: DictConfig, out: Path) -> list[dict[str, Any]]:
-    rows = run_cases(cases(cfg), isolated=cfg.device.isolated, min_run_time=cfg.min_run_time, timeout=cfg.timeout_s)
-    machine = describe()
+    """Run the sweep (most important cells first), then write every output with the rows in grid order."""
+    check_limits(cfg)
+    grid = list(cases(cfg))
+    order = sorted(range(len(grid)), key=lambda i: priority(grid[i], cfg.device.key_lengths))
+    started = time.monotonic()
+    measured = run_cases(
+        [grid[i] for i in order], isolated=cfg.device.isolated, min_run_time=cfg.min_run_time,
+        timeout=cfg.timeout_s, max_total_s=cfg.device.max_total_s,
+    )  # fmt: skip
+    seconds = time.monotonic() - started
+    rows = [row for _, row in sorted(zip(order, measured, strict=True), key=lambda pair: pair[0])]
+    machine = {**describe(), "git_commit": git_commit()}
     caption = (
         f"{machine['gpu'] or machine['cpu']}, {machine['torch_threads']} threads, torch "
         f"{machine['packages'].get('torch')}; attention cells: batch {cfg.device.batch}, {cfg.device.heads} heads × "
         f"{cfg.device.head_dim}; training steps: batch {cfg.device.train_batch}, model {dict(cfg.train_step.model)}"
     )
     config = OmegaConf.to_container(cfg, resolve=True)
-    atomic_write_json(out / "results.json", {"machine": machine, "config": config, "rows": rows})
-    atomic_write_text(out / "results.csv", _csv(rows))
+    atomic_write_json(out / "results.json", {"machine": machine, "config": config, "seconds": seconds, "rows": rows})
+    atomic_write_text(out / "results.csv", _csv(rows, machine))
     core = [r for r in rows if r["mode"] != "train_step"]
     sections = {
         "summary.md": summary(rows, cfg),
@@ -123,7 +164,7 @@ def run(cfg: DictConfig, out: Path) -> list[dict[str, Any]]:
     for name, text in sections.items():
         atomic_write_text(out / name, f"{caption}\n\n{text}\n")
     print(f"\n{caption}\n\n{sections['summary.md']}\n\n{sections['table1.md']}\n\n{sections['table2.md']}")
-    print(f"\nwritten to {out}")
+    print(f"\n{len(rows)} cells in {seconds:.0f} s; written to {out}")
     return rows
 
 

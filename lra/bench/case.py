@@ -2,8 +2,10 @@
 
 Modes: ``fwd`` and ``fwd_bwd`` time the attention core on given q, k, v (ours or a peer package's);
 ``train_step`` times one training step (forward, backward, AdamW) of the whole LRA classifier with one of our
-attentions. ``python -m lra.bench.case '<json case>'`` measures one case and prints one JSON line; the sweep
-drivers call :func:`run_isolated`, which records a crash, a kill or a timeout as a failed cell.
+attentions. Peak memory is that of a warm call (:mod:`lra.bench.measure`): for ``train_step`` it is above the
+state kept between steps (weights, AdamW moments), i.e. activations, gradients and temporaries of one step.
+``python -m lra.bench.case '<json case>'`` measures one case and prints one JSON line; the sweep drivers call
+:func:`run_isolated`, which records a crash, a kill or a timeout as a failed cell.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lra.bench.measure import cuda_peak_mb, peak_rss_delta_mb, time_cpu, time_cuda
+from lra.bench.measure import cuda_peak, peak_rss_delta, time_cpu, time_cuda
 from lra.bench.peers import build_runner
 from lra.model import build_model
 
@@ -104,21 +106,22 @@ def _train_step(case: BenchCase, device: torch.device, dtype: torch.dtype) -> Ca
 
 
 def run_case(case: BenchCase, min_run_time: float = 1.0) -> dict[str, Any]:
-    """Measure ``case`` in this process: peak memory of the first call, then the median time after warm-up."""
+    """Measure ``case`` in this process: peak memory of a warm call (after one unmeasured call), then the median
+    time after warm-up. ``memory_method`` says how the peak was read (``reset``, ``high-water`` or ``cuda``)."""
     if case.mode not in MODES:
         raise ValueError(f"mode must be one of {list(MODES)}, got {case.mode!r}")
     device, dtype = torch.device(case.device), getattr(torch, case.dtype)
     try:
         step = (_train_step if case.mode == "train_step" else _attention_step)(case, device, dtype)
         if device.type == "cuda":
-            peak = cuda_peak_mb(step)
+            peak = cuda_peak(step)
             timing = time_cuda(step)
         else:
-            peak = peak_rss_delta_mb(step)
+            peak = peak_rss_delta(step)
             timing = time_cpu(step, min_run_time=min_run_time)
     except Exception as error:  # recorded as a cell, never as a number
         return {"status": "oom" if _is_oom(error) else "error", "error": f"{type(error).__name__}: {error}"}
-    return {"status": "ok", "peak_mb": peak, **dataclasses.asdict(timing)}
+    return {"status": "ok", "peak_mb": peak.mb, "memory_method": peak.method, **dataclasses.asdict(timing)}
 
 
 def run_isolated(case: BenchCase, min_run_time: float = 1.0, timeout: float = 600.0) -> dict[str, Any]:
@@ -128,7 +131,7 @@ def run_isolated(case: BenchCase, min_run_time: float = 1.0, timeout: float = 60
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {**row, "status": "timeout", "error": f"no result within {timeout:.0f} s"}
+        return {**row, "status": "timeout", "error": f"no result within {timeout:.1f} s"}
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         killed = done.returncode in (-9, 137)

@@ -18,21 +18,31 @@ def _index(rows: list[Row]) -> dict[tuple, Row]:
     return {(r["mode"], r["dtype"], r["n"], r["impl"]): r for r in rows}
 
 
+def mb(value: float) -> str:
+    """Peak memory with the digits that matter: a warm attention call can need well under 1 MB."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
 def _cell(row: Row | None) -> str:
     if row is None:
         return "—"
-    return f"{row['median_ms']:.1f} ms / {row['peak_mb']:.0f} MB" if _ok(row) else row["status"].upper()
+    return f"{row['median_ms']:.1f} ms / {mb(row['peak_mb'])} MB" if _ok(row) else row["status"].upper()
 
 
 def speedup(baseline: Row | None, mine: Row | None, key: str = "median_ms") -> float | None:
-    """``baseline[key] / mine[key]`` when both cells were measured (a failed cell has no ratio)."""
-    if not (_ok(baseline) and _ok(mine)) or mine[key] <= 0:
+    """``baseline[key] / mine[key]`` when both cells were measured (a failed cell, or a zero, has no ratio)."""
+    if not (_ok(baseline) and _ok(mine)) or mine[key] <= 0 or baseline[key] <= 0:
         return None
     return baseline[key] / mine[key]
 
 
 def _ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}×"
+
+
+def _times(value: float) -> str:
+    """A ratio with one decimal, or two significant digits below 0.1 (0.04×, not 0.0×)."""
+    return f"{value:.1f}×" if value >= 0.1 else f"{value:.2g}×"
 
 
 def _groups(rows: list[Row]) -> list[tuple[str, str, int]]:
@@ -80,14 +90,18 @@ def family_tables(rows: list[Row]) -> str:
 
 
 def paper_table1(rows: list[Row], mode: str = "fwd") -> str:
-    """Nyströmformer Table 1 style: per implementation and length, memory (MB) / time (ms) with the ratio
-    against softmax in parentheses (× smaller / × faster)."""
+    """Nyströmformer Table 1 style: per implementation and length, memory (MB) / time (ms), each with softmax ÷
+    this in parentheses (> 1: less memory / faster), the direction of the paper's Table 1."""
     impls = list(dict.fromkeys(r["impl"] for r in rows if r["mode"] == mode))
     index = _index(rows)
     lines = []
     for dtype in dict.fromkeys(r["dtype"] for r in rows if r["mode"] == mode):
         lengths = list(dict.fromkeys(r["n"] for r in rows if r["mode"] == mode and r["dtype"] == dtype))
-        lines += [f"{mode}, {dtype}: memory MB / time ms (ratio vs softmax)", ""]
+        lines += [
+            f"{mode}, {dtype}: memory MB / time ms; in parentheses softmax ÷ this (> 1: less memory / faster, as in "
+            "the Nyströmformer paper's Table 1)",
+            "",
+        ]
         lines += ["| attention | " + " | ".join(f"n = {n}" for n in lengths) + " |", "|---|" + "---|" * len(lengths)]
         for impl in impls:
             cells = []
@@ -97,8 +111,8 @@ def paper_table1(rows: list[Row], mode: str = "fwd") -> str:
                     cells.append("—" if mine is None else mine["status"].upper())
                     continue
                 memory, time = speedup(base, mine, "peak_mb"), speedup(base, mine)
-                mem = f"{mine['peak_mb']:.0f}" + (f" ({memory:.1f}×)" if memory and impl != "softmax" else "")
-                ms = f"{mine['median_ms']:.1f}" + (f" ({time:.1f}×)" if time and impl != "softmax" else "")
+                mem = mb(mine["peak_mb"]) + (f" ({_times(memory)})" if memory and impl != "softmax" else "")
+                ms = f"{mine['median_ms']:.1f}" + (f" ({_times(time)})" if time and impl != "softmax" else "")
                 cells.append(f"{mem} / {ms}")
             lines.append(f"| {impl} | " + " | ".join(cells) + " |")
         lines.append("")
@@ -106,7 +120,8 @@ def paper_table1(rows: list[Row], mode: str = "fwd") -> str:
 
 
 def lra_table2(rows: list[Row]) -> str:
-    """LRA Table 2 style: training steps/s and peak memory of the whole model, relative to softmax."""
+    """LRA Table 2 style: training steps/s and peak memory of the whole model, each as this ÷ softmax (steps/s
+    > 1: faster, as LRA Table 2 reports speed; memory < 1: less memory)."""
     steps = [r for r in rows if r["mode"] == "train_step"]
     if not steps:
         return ""
@@ -116,7 +131,8 @@ def lra_table2(rows: list[Row]) -> str:
     lines = []
     for dtype in dict.fromkeys(r["dtype"] for r in steps):
         lines += [
-            f"training step, {dtype}: steps/s (× softmax) | peak memory MB (× softmax)",
+            f"training step, {dtype}: steps/s (this ÷ softmax, > 1: faster, as in LRA Table 2) | peak memory MB "
+            "(this ÷ softmax, < 1: less memory)",
             "",
             "| attention | " + " | ".join(f"steps/s n = {n}" for n in lengths) + " | "
             + " | ".join(f"memory n = {n}" for n in lengths) + " |",
@@ -135,14 +151,17 @@ def lra_table2(rows: list[Row]) -> str:
                 speed.append(
                     f"{1e3 / mine['median_ms']:.2f} ({time:.1f}×)" if time else f"{1e3 / mine['median_ms']:.2f}"
                 )
-                memory.append(f"{mine['peak_mb']:.0f} ({1 / mem:.2f}×)" if mem else f"{mine['peak_mb']:.0f}")
+                memory.append(f"{mb(mine['peak_mb'])} ({1 / mem:.2f}×)" if mem else mb(mine["peak_mb"]))
             lines.append(f"| {impl} | " + " | ".join(speed + memory) + " |")
         lines.append("")
     return "\n".join(lines).rstrip()
 
 
 def loglog_slope(rows: list[Row], impl: str, mode: str, dtype: str, key: str, lo: int, hi: int) -> float | None:
-    """Slope of log(key) against log(n) between lengths lo and hi (1 = linear, 2 = quadratic)."""
+    """Slope of log(key) against log(n) between lengths lo < hi (1 = linear, 2 = quadratic); None without two
+    measured lengths."""
+    if lo >= hi:
+        return None
     points = {r["n"]: r for r in rows if r["impl"] == impl and r["mode"] == mode and r["dtype"] == dtype}
     a, b = points.get(lo), points.get(hi)
     if not (_ok(a) and _ok(b)) or a[key] <= 0 or b[key] <= 0:

@@ -105,3 +105,17 @@ def grid(sweep: Path, tmp_path: Path) -> list[Path]:
         sweep, "0_listops_softmax_s0", extra / "6_text_softmax_s0", task="text", job_name="6_text", metrics=text_metrics
     )
     return [sweep, extra]
+
+
+@pytest.fixture
+def grid_with_incomplete(grid: list[Path], copy_job) -> list[Path]:
+    """The grid plus ListOps/Linformer whose only run never finished: a real job directory (Hydra config, no
+    result.json, no W&B run, no metrics), as a job killed before its end leaves it."""
+    job = copy_job("0_listops_softmax_s0", "killed/7_listops_linformer_s0")
+    for path in (job / "result.json", job / "metrics.csv"):
+        path.unlink()
+    shutil.rmtree(job / "wandb")
+    config = job / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("attention:\n  name: softmax", "attention:\n  name: linformer"))
+    assert "name: linformer" in config.read_text()
+    return [*grid, job.parent]

@@ -110,3 +110,28 @@ def test_published_averages_match_their_rows_except_the_known_errata() -> None:
         for row, values in reference.accuracy.items():
             matches = values["avg"] == pytest.approx(statistics.mean(values[task] for task in TASKS5), abs=0.006)
             assert matches != ((reference.key, row) in PRINTED_AVERAGE_ERRATA), f"{reference.label}: {row}"
+
+
+def test_a_failed_softmax_cell_leaves_the_ratios_empty_with_a_note(grid: list[Path]) -> None:
+    runs = collect(grid).runs
+    text_softmax = (runs["task"] == "text") & (runs["attention"] == "softmax")
+    runs.loc[text_softmax, "status"] = "failed"
+    text = efficiency_tables(aggregate(runs), runs)[1]
+    assert {row[0]: row for row in text.rows}["softmax"][2] == "FAILED"
+    assert any("softmax has no successful run on this task (FAILED)" in note for note in text.notes), text.notes
+    listops = efficiency_tables(aggregate(runs), runs)[0]
+    assert not any("no successful run" in note for note in listops.notes)  # ListOps softmax is fine: no note
+
+
+def test_an_all_incomplete_cell_reads_incomplete_everywhere(grid_with_incomplete: list[Path]) -> None:
+    collection = collect(grid_with_incomplete)
+    cells = aggregate(collection.runs)
+    accuracy = accuracy_table(cells, experiment="smoke")
+    rows = {(row[0], row[1]): row[2:] for row in accuracy.rows}
+    assert rows[("Linformer", "ours")] == ["incomplete", "missing", "—"]  # never a number, left out of Avg
+    assert rows[("Δ vs Linformer", "Nyströmformer Table 3")] == ["—", "—", "—"]
+    assert "ListOps/Linformer incomplete" in "\n".join(accuracy.notes)
+    listops = {row[0]: row for row in efficiency_tables(cells, collection.runs)[0].rows}
+    assert listops["Linformer"][1:4] == ["0/1", "incomplete", "—"]
+    markdown = to_markdown(accuracy)
+    assert "| Linformer | ours | incomplete | missing | — |" in markdown
