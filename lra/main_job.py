@@ -19,11 +19,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from attention_zoo import available_attentions
+from lra import CONF_DIR
 from lra.data import prepare
 from lra.data.paths import resolve_data_dir
 from lra.train.summary import collect, comparison_table
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 GENERATED_TASKS = ("listops", "pathfinder")
 
 

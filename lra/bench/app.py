@@ -22,6 +22,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from lra import CONF_DIR
 from lra.bench.case import BenchCase
 from lra.bench.sweep import core_options, priority, run_cases
 from lra.bench.tables import family_tables, loglog_slope, lra_table2, paper_table1, ratio_table, speedup
@@ -168,7 +169,7 @@ def run(cfg: DictConfig, out: Path) -> list[dict[str, Any]]:
     return rows
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="bench")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="bench")
 def main(cfg: DictConfig) -> None:
     run(cfg, Path(HydraConfig.get().runtime.output_dir))
 

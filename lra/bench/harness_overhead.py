@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 
 from attention_zoo import available_attentions
+from lra import CONF_DIR
 from lra.data import prepare, resolve_data_dir
 from lra.io import atomic_write_json, atomic_write_text
 from lra.machine import describe
@@ -39,7 +40,6 @@ from lra.train.job import attention_label, build_callbacks, build_datamodule, bu
 from lra.train.plan import BatchPlan, check_config
 from lra.train.wandb_run import finish_wandb, make_loggers
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 JOB = ["experiment=smoke", "task=listops", "trainer=cpu", "trainer.progress_bar=false", "logger=wandb"]
 
 

@@ -24,6 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from lra import CONF_DIR
 from lra.data import DataError
 from lra.data.paths import resolve_data_dir
 from lra.machine import describe, git_commit
@@ -233,7 +234,7 @@ def _run(
     stream(trainer, {f"result/{name}": value for name, value in final.items()})
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry; returns the best validation accuracy (the objective of ``hparams_search`` sweeps)."""
     result = train(cfg)
