@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import warnings as python_warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,24 +95,13 @@ def _fallback_row(job_dir: Path, reason: str, warnings: list[str]) -> dict[str, 
     return _hydra_row(job_dir, reason)
 
 
-def _read_result(path: Path, warnings: list[str]) -> dict[str, Any]:
-    """``read_result``, with the Python warnings it gives about a usable file (e.g. metric names this version does
-    not know, which it leaves out) added to the collection's warnings, naming the file."""
-    with python_warnings.catch_warnings(record=True) as caught:
-        python_warnings.simplefilter("always")
-        result = read_result(path)
-    for warning in caught:
-        message = str(warning.message)
-        warnings.append(message if str(path) in message else f"{path}: {message}")
-    return result
-
-
 def _job_row(job_dir: Path, warnings: list[str]) -> dict[str, Any] | None:
     result_path = job_dir / RESULT_FILE
     if not result_path.exists():
         return _fallback_row(job_dir, f"no {RESULT_FILE} (still running, or stopped before writing it)", warnings)
     try:
-        return row_from_result(_read_result(result_path, warnings), result_path)
+        # what reading says of a usable file (e.g. metric names this version does not know) joins the warnings
+        return row_from_result(read_result(result_path, on_warning=warnings.append), result_path)
     except ResultError as error:
         row = _fallback_row(job_dir, f"unreadable {RESULT_FILE}", warnings)
         used = {"wandb-offline": "used its W&B run instead", "job-dir": "listed as incomplete from its Hydra config"}

@@ -8,8 +8,6 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-import torch
-
 _PACKAGES = (
     "torch",
     "pytorch-lightning",
@@ -58,6 +56,8 @@ def git_commit(root: Path | None = None) -> str | None:
 
 def describe() -> dict[str, object]:
     """CPU, threads, GPU, Python and package versions."""
+    import torch  # here, so that cpu_model() serves torch-free tools (the data generators) too
+
     info: dict[str, object] = {
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),

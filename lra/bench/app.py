@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lra import CONF_DIR
 from lra.bench.case import BenchCase
+from lra.bench.peers import PEER_OF
 from lra.bench.sweep import core_options, priority, run_cases
 from lra.bench.tables import family_tables, loglog_slope, lra_table2, paper_table1, ratio_table, speedup
 from lra.bench.targets import evaluate, find_row, peer_ratios, targets_table
@@ -77,7 +78,9 @@ def headline(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
                     f"nystrom vs softmax, {mode}, n = {top}, {dtype}",
                     speedup(find_row(core, "softmax", mode, top, dtype), nystrom),
                 )
-                peers = [find_row(core, p, mode, top, dtype) for p in ("peer:hf-nystrom", "peer:lucidrains-nystrom")]
+                peers = [
+                    find_row(core, f"peer:{p}", mode, top, dtype) for p, ours in PEER_OF.items() if ours == "nystrom"
+                ]
                 measured = [p for p in peers if p and p["status"] == "ok"]
                 fastest = min(measured, key=lambda p: p["median_ms"]) if measured else None
                 add(f"nystrom vs fastest peer Nyström, {mode}, n = {top}, {dtype}", speedup(fastest, nystrom))

@@ -36,7 +36,15 @@ from lra.data import prepare, resolve_data_dir
 from lra.io import atomic_write_json, atomic_write_text
 from lra.machine import describe
 from lra.train.datamodule import LRADataModule
-from lra.train.job import attention_label, build_callbacks, build_datamodule, build_module, build_trainer, task_model
+from lra.train.job import (
+    attention_label,
+    build_callbacks,
+    build_datamodule,
+    build_module,
+    build_trainer,
+    sequence_length,
+    task_model,
+)
 from lra.train.plan import BatchPlan, check_config
 from lra.train.wandb_run import finish_wandb, make_loggers
 
@@ -169,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{shape:9s} batch {batch:3d} {attention:10s} {1 / step:6.2f} steps/s", flush=True)
 
     machine = describe()
-    length = _datamodule(cfg, plan, data_dir).describe()["max_length"]
+    length = sequence_length(cfg)
     lines = [
         f"{machine['cpu']}, {machine['torch_threads']} threads; ListOps n = {length}, batch {cfg.task.batch_size}, "
         f"{args.attention}, validation every {cfg.task.val_every} steps",

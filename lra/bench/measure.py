@@ -3,7 +3,7 @@
 Peak memory is measured on a *warm* call: the step runs once (lazy initialisation, allocator and library start-up,
 one-time buffers), the freed memory is handed back to the OS, the high-water mark is reset, and then one call is
 measured. The cold first call carries start-up cost that is no property of the attention (softmax fwd+bwd at
-n = 512 on CPU: 40.9 MB cold, 0.4 MB warm).
+n = 512 on CPU: about 41 MB cold, under 1 MB warm).
 
 CPU peak RSS needs a resettable high-water mark: Linux ``/proc/self/clear_refs``. Where that file is missing or
 not writable (macOS, some containers), the helpers fall back to the process high-water mark, which cannot be

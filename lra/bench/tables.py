@@ -10,7 +10,7 @@ from lra.bench.sweep import ours_of
 Row = dict[str, Any]
 
 
-def _ok(row: Row | None) -> bool:
+def is_ok(row: Row | None) -> bool:
     return row is not None and row["status"] == "ok"
 
 
@@ -26,12 +26,12 @@ def mb(value: float) -> str:
 def _cell(row: Row | None) -> str:
     if row is None:
         return "—"
-    return f"{row['median_ms']:.1f} ms / {mb(row['peak_mb'])} MB" if _ok(row) else row["status"].upper()
+    return f"{row['median_ms']:.1f} ms / {mb(row['peak_mb'])} MB" if is_ok(row) else row["status"].upper()
 
 
 def speedup(baseline: Row | None, mine: Row | None, key: str = "median_ms") -> float | None:
     """``baseline[key] / mine[key]`` when both cells were measured (a failed cell, or a zero, has no ratio)."""
-    if not (_ok(baseline) and _ok(mine)) or mine[key] <= 0 or baseline[key] <= 0:
+    if not (is_ok(baseline) and is_ok(mine)) or mine[key] <= 0 or baseline[key] <= 0:
         return None
     return baseline[key] / mine[key]
 
@@ -64,7 +64,7 @@ def ratio_table(rows: list[Row]) -> str:
         for name in ours:
             mine = index.get((mode, dtype, n, name))
             peers = [index.get((mode, dtype, n, p)) for p in impls if p.startswith("peer:") and ours_of(p) == name]
-            measured = [p for p in peers if _ok(p)]
+            measured = [p for p in peers if is_ok(p)]
             fastest = min(measured, key=lambda p: p["median_ms"]) if measured else None
             cells += [_ratio(speedup(index.get((mode, dtype, n, "softmax")), mine)), _ratio(speedup(fastest, mine))]
         lines.append("| " + " | ".join(cells) + " |")
@@ -107,7 +107,7 @@ def paper_table1(rows: list[Row], mode: str = "fwd") -> str:
             cells = []
             for n in lengths:
                 mine, base = index.get((mode, dtype, n, impl)), index.get((mode, dtype, n, "softmax"))
-                if not _ok(mine):
+                if not is_ok(mine):
                     cells.append("—" if mine is None else mine["status"].upper())
                     continue
                 memory, time = speedup(base, mine, "peak_mb"), speedup(base, mine)
@@ -142,7 +142,7 @@ def lra_table2(rows: list[Row]) -> str:
             speed, memory = [], []
             for n in lengths:
                 mine, base = index.get(("train_step", dtype, n, impl)), index.get(("train_step", dtype, n, "softmax"))
-                if not _ok(mine):
+                if not is_ok(mine):
                     status = "—" if mine is None else mine["status"].upper()
                     speed.append(status)
                     memory.append(status)
@@ -164,6 +164,6 @@ def loglog_slope(rows: list[Row], impl: str, mode: str, dtype: str, key: str, lo
         return None
     points = {r["n"]: r for r in rows if r["impl"] == impl and r["mode"] == mode and r["dtype"] == dtype}
     a, b = points.get(lo), points.get(hi)
-    if not (_ok(a) and _ok(b)) or a[key] <= 0 or b[key] <= 0:
+    if not (is_ok(a) and is_ok(b)) or a[key] <= 0 or b[key] <= 0:
         return None
     return math.log(b[key] / a[key]) / math.log(hi / lo)

@@ -75,7 +75,6 @@ def load_split(task: str, split: str, data_dir: str | Path | None = None, **sett
     root = resolve_data_dir(data_dir)
     full = t.settings(settings)
     directory = cache_dir(root, task, full)
-    remove_stale(directory)
     if read_manifest(directory) is None:
         raise NotPreparedError(
             f"{task} is not prepared for settings {full} under {root}; run:\n  {t.prepare_command(full, root)}"

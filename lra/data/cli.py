@@ -90,12 +90,17 @@ def cmd_download(args: argparse.Namespace, root: Path) -> int:
 
 
 def _cache_rows(root: Path) -> list[dict[str, Any]]:
+    """One row per cache under ``root``; a cache whose manifest cannot be read is a row with its ``error``."""
     rows = []
     base = cache_root(root)
     for directory in sorted(base.iterdir()) if base.is_dir() else []:
         if directory.name.startswith("."):  # a build in progress (its manifest may be half-written) or a leftover
             continue
-        manifest = read_manifest(directory)
+        try:
+            manifest = read_manifest(directory)
+        except DataError as error:  # damaged: reported, and the other caches are still listed and checked
+            rows.append({"task": directory.name.rsplit("-", 1)[0], "path": str(directory), "error": str(error)})
+            continue
         if manifest is None:
             continue
         rows.append(
@@ -129,6 +134,9 @@ def cmd_info(args: argparse.Namespace, root: Path) -> int:
     print(f"data root: {root}  (--data-dir > ${ENV_VAR} > ./data)")
     print("prepared:" if info["caches"] else "prepared: nothing yet (lra-data prepare TASK)")
     for row in info["caches"]:
+        if "error" in row:
+            print(f"  {row['task']:<10} DAMAGED: {row['error']}")
+            continue
         counts = " / ".join(f"{s} {n:,}" for s, n in row["counts"].items())
         settings = " ".join(f"{k}={v}" for k, v in row["settings"].items())
         print(f"  {row['task']:<10} {counts:<36} {_size(row['bytes']):>9}  {settings}")
@@ -154,7 +162,7 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
         if args.tasks and row["task"] not in args.tasks:
             continue
         checked += 1
-        problems = verify_cache(Path(row["path"]))
+        problems = [row["error"]] if "error" in row else verify_cache(Path(row["path"]))
         failed += bool(problems)
         print(f"{'FAILED' if problems else 'ok':<6} {row['path']}")
         for p in problems:

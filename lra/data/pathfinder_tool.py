@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -40,6 +39,7 @@ from lra.data.api import prepare
 from lra.data.pathfinder_gen import CONTOUR_LENGTHS, JOB_SIZE, Generator, generate, image_rng, params, tables
 from lra.data.workers import default_workers
 from lra.io import atomic_write_json
+from lra.machine import cpu_model
 
 TILE = 128  # grid tile side in pixels
 FULL = 200_000  # images in LRA's Pathfinder set, the size the README's times are given for
@@ -87,20 +87,12 @@ def _split(total: int) -> dict[str, int]:
     return {"train_size": total - 2 * held_out, "val_size": held_out, "test_size": held_out}
 
 
-def _processor() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def bench(count: int, workers: int, generate_count: int, prepare_count: int) -> dict[str, Any]:
     """Every figure of the module docstring, with the machine and its load before and after."""
     figures: dict[str, Any] = {
         "machine": {
             "cpus": default_workers(),
-            "processor": _processor(),
+            "processor": cpu_model(),
             **{lib: metadata.version(lib) for lib in ("numpy", "pillow")},
         },
         "workers": workers,

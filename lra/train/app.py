@@ -74,8 +74,8 @@ def _threads(cfg: DictConfig) -> None:
         jobs = launcher.get("n_jobs")
         if isinstance(jobs, int) and jobs > 0 and "joblib" in str(launcher.get("_target_", "")):
             threads = max(1, (os.cpu_count() or 1) // jobs)
-    if threads:
-        torch.set_num_threads(int(threads))
+    if isinstance(threads, int) and threads > 0:  # anything else is rejected by check_config, inside the job
+        torch.set_num_threads(threads)
 
 
 def _resume_path(cfg: DictConfig, checkpoint_dir: Path) -> str | None:

@@ -186,12 +186,18 @@ class MetricsHistory(pl.Callback):
         if trainer.global_rank != 0 or not self.path.exists():
             return
         with self.path.open(newline="") as handle:
-            rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= trainer.global_step]
+            rows = [row for row in csv.DictReader(handle) if self._kept(row, trainer.global_step)]
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=self.COLUMNS, lineterminator="\r\n")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(self.path, text.getvalue())
+
+    @staticmethod
+    def _kept(row: dict[str, str | None], step: int) -> bool:
+        """A complete row logged at or before ``step`` (a line torn by the crash is dropped, not a new crash)."""
+        logged = row.get("step") or ""
+        return logged.isdigit() and int(logged) <= step and row.get("split") in ("train", "val", "test")
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
         if batch_idx % trainer.accumulate_grad_batches == 0 and trainer.optimizers:

@@ -66,6 +66,11 @@ def check_config(cfg: DictConfig, multirun_launcher: str | None = None) -> Batch
             f"task.warmup_steps={cfg.task.warmup_steps} must lie between 2 and task.max_steps - 1 = "
             f"{cfg.task.max_steps - 1} (the one-cycle schedule needs a warm-up and an annealing phase)"
         )
+    threads = cfg.trainer.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
+        raise ConfigError(
+            f"trainer.threads must be a positive integer or null (cores / parallel jobs), got {threads!r}"
+        )
     world_size = _world_size(cfg.trainer)
     _check_launcher(world_size, multirun_launcher)
     return batch_plan(cfg.task.batch_size, cfg.trainer.get("micro_batch_size"), world_size)

@@ -9,39 +9,27 @@ per job made the same sweep 4× slower.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lra.data import prepare
+from tests.train.harness import TINY_DATA as HARNESS_TINY_DATA
+from tests.train.harness import TINY_SCHEDULE, lra_train
 
-TINY_DATA = {"train_size": 64, "val_size": 16, "test_size": 16, "max_length": 512}
+TINY_DATA = {**HARNESS_TINY_DATA, "max_length": 512}
 TINY = [
     "experiment=smoke",
     *(f"task.data.{key}={value}" for key, value in TINY_DATA.items()),
-    "task.batch_size=8",
-    "task.warmup_steps=2",
-    "task.max_steps=6",
-    "task.val_every=3",
-    "task.val_batches=2",
-    "model.depth=1",
-    "trainer.progress_bar=false",
-    "trainer.log_every_n_steps=1",
+    *TINY_SCHEDULE,
     "trainer.threads=1",
 ]
 
 
 def _lra_train(*overrides: str, data_dir: Path, runs: Path) -> subprocess.Popen:
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    flags = [o for o in overrides if o.startswith("-")]
-    rest = [o for o in overrides if not o.startswith("-")]
-    command = [sys.executable, "-m", "lra.train.app", *flags, *TINY, *rest]
-    command += [f"paths.data_dir={data_dir}", f"paths.runs_dir={runs}"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return lra_train(*TINY, *overrides, data_dir=data_dir, runs=runs, tiny=False)
 
 
 @pytest.fixture(scope="session")

@@ -173,7 +173,7 @@ def test_num_buckets_sets_the_hash_range(num_buckets, n: int, expected: int) -> 
 
 def test_fixed_and_auto_buckets_keep_outputs_independent_of_pad_content_and_place() -> None:
     """A fixed b keeps full padding invariance; "auto" follows the input length n as the reference does, so
-    only crossing a power of two changes the result (1000 → 1100 tokens: 32 → 64 buckets)."""
+    only crossing a power of two changes the result (1000 → 1100 tokens with bucket_size 32: 64 → 128 buckets)."""
     qk, _, v = projection_layout(1, 2, 700, 16)
     for num_buckets in (8, "auto"):
         attn = reformer(1100, num_hashes=2, bucket_size=32, num_buckets=num_buckets, seed=5)

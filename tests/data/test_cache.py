@@ -7,6 +7,7 @@ import os
 import pickle
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -118,7 +119,7 @@ def test_leftovers_of_a_killed_prepare_are_removed(tmp_path: Path) -> None:
     path = prepare("listops", tmp_path / "data", source=tmp_path / "src")
     finished = subprocess.Popen(["true"])
     finished.wait()  # its pid now belongs to no process: a killed prepare
-    stale = path.parent / f".tmp-{path.name}-{finished.pid}-abc"
+    stale = path.parent / f".tmp-{path.name}-{finished.pid}@{socket.gethostname()}-abc"
     stale.mkdir()
     (stale / "train.inputs.npy").write_bytes(b"half")
     prepare("listops", tmp_path / "data", source=tmp_path / "src", force=True)
@@ -148,7 +149,10 @@ prepare("listops", {str(data)!r}, source={str(tmp_path / "src")!r}, force=True)
     assert child.returncode == -signal.SIGKILL, child.stderr
     leftovers = sorted(p.name for p in path.parent.iterdir())
     assert not path.exists() and [name[:5] for name in leftovers] == [".old-", ".tmp-"], leftovers
-    assert len(load_split("listops", "train", data, origin="files")) == 3  # loading puts the old cache back
+    with pytest.raises(NotPreparedError):  # readers never rename: only the next build recovers
+        load_split("listops", "train", data, origin="files")
+    assert prepare("listops", data, source=tmp_path / "src") == path  # puts the old cache back and reuses it
+    assert len(load_split("listops", "train", data, origin="files")) == 3
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before  # the same files, marker included
     assert [p.name for p in path.parent.iterdir()] == [path.name]
 
@@ -159,11 +163,23 @@ def test_prepare_after_a_killed_swap_reuses_the_restored_cache(tmp_path: Path) -
     (path / "marker").write_text("the cache that was swapped out")
     finished = subprocess.Popen(["true"])
     finished.wait()  # a pid that no longer runs: the killed rebuild
-    os.replace(path, path.parent / f".old-{path.name}-{finished.pid}")
+    os.replace(path, path.parent / f".old-{path.name}-{finished.pid}@{socket.gethostname()}")
     shutil.rmtree(tmp_path / "src")  # a rebuild would fail: the source is gone
     assert prepare("listops", tmp_path / "data", source=tmp_path / "src") == path
     assert (path / "marker").is_file() and verify_cache(path) == []  # put back and reused, not rebuilt
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_leftovers_of_another_host_are_left_alone(tmp_path: Path) -> None:
+    """On a shared file system a pid of another host says nothing about that host's running build."""
+    make_listops_release(tmp_path / "src", sizes=(3, 2, 2))
+    path = prepare("listops", tmp_path / "data", source=tmp_path / "src")
+    building = path.parent / f".tmp-{path.name}-1@another-host-abc"
+    swapped = path.parent / f".old-{path.name}-1@another-host"
+    building.mkdir()
+    shutil.copytree(path, swapped)
+    prepare("listops", tmp_path / "data", source=tmp_path / "src", force=True)
+    assert building.is_dir() and swapped.is_dir()
 
 
 def test_a_failed_rebuild_leaves_the_existing_cache_untouched(tmp_path: Path) -> None:

@@ -88,3 +88,20 @@ def test_info_skips_a_build_in_progress(tmp_path: Path, capsys: pytest.CaptureFi
     (building / "manifest.json").write_text('{"task": "listo')  # being written by a running prepare
     assert _run("info", "--data-dir", str(tmp_path)) == 0
     assert "prepared: nothing yet" in capsys.readouterr().out
+
+
+def test_a_damaged_cache_is_reported_and_the_others_still_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = str(tmp_path / "data")
+    for size in ("30", "31"):
+        assert _run("prepare", "listops", "--generate", "--size", size, "--val-size", "4", "--test-size", "4",
+                    "--data-dir", d) == 0  # fmt: skip
+    damaged, intact = sorted((tmp_path / "data" / "cache").iterdir())
+    (damaged / "manifest.json").write_text('{"task": "listo')
+    capsys.readouterr()
+    assert _run("info", "--data-dir", d) == 0
+    assert "DAMAGED" in capsys.readouterr().out
+    assert _run("verify", "--data-dir", d) == 1
+    out = capsys.readouterr().out
+    assert f"FAILED {damaged}" in out and "manifest.json" in out and f"ok     {intact}" in out

@@ -108,6 +108,7 @@ def test_bad_configurations_are_rejected_before_training(
         (["+attention.options.landmarks=8"], "unknown option(s) landmarks for attention 'nystrom'"),
         (["task=image", "task.data.max_length=2048"], "images hold exactly 1024 pixels"),
         (["trainer.micro_batch_size=3"], "must divide the per-device batch 8"),
+        (["trainer.threads=0"], "trainer.threads must be a positive integer or null"),
         (["task.warmup_steps=6"], "task.warmup_steps=6 must lie between 2 and task.max_steps - 1 = 5"),
     ],
 )

@@ -62,7 +62,8 @@ def test_a_requeued_slurm_job_resumes_from_its_last_checkpoint(tmp_path: Path, m
 def test_a_resumed_history_drops_the_rows_after_the_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "metrics.csv"
     rows = [(4, "train"), (4, "val"), (5, "train"), (6, "train")]
-    path.write_text("step,split,loss,accuracy,lr\r\n" + "".join(f"{s},{k},1,0.5,0.1\r\n" for s, k in rows))
+    torn = "4,va"  # the line the interrupted job was writing when it was killed (at the checkpoint step)
+    path.write_text("step,split,loss,accuracy,lr\r\n" + "".join(f"{s},{k},1,0.5,0.1\r\n" for s, k in rows) + torn)
     trainer = SimpleNamespace(global_rank=0, global_step=4)  # resumed from the checkpoint of step 4
     MetricsHistory(path).on_train_start(trainer, None)
     with path.open(newline="") as handle:
