@@ -12,11 +12,13 @@ import math
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Annotation
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
+from matplotlib.transforms import Bbox
 
 from analysis.references import LRA_TABLE1, NYSTROMFORMER_TABLE3, Reference
 from analysis.style import (
@@ -208,17 +210,32 @@ def bubble_chart(cells: pd.DataFrame, metric: str = "test_accuracy", title: str 
 
 
 def _separate_labels(figure: Figure, ax) -> None:
-    """Moves a bubble's label below its bubble when it would overlap a label already placed (close bubbles)."""
+    """Places each bubble's label above, below, left or right of its bubble: the first side where it overlaps no
+    label placed before it and no other bubble (close bubbles); above when every side is taken."""
     figure.draw_without_rendering()  # the final layout, so extents are where the labels will be drawn
+    bubbles = [_bubble_box(c, figure.dpi) for c in ax.collections if isinstance(c, PathCollection)]
+    labels = [t for t in ax.texts if isinstance(t, Annotation)]  # one per bubble, in the same order
     placed = []
-    for label in (t for t in ax.texts if isinstance(t, Annotation)):
-        box = label.get_window_extent()
-        if any(box.overlaps(other) for other in placed):
-            x, y = label.xyann
-            label.xyann = (x, -y)
-            label.set_verticalalignment("top")
+    for index, label in enumerate(labels):
+        others = bubbles[:index] + bubbles[index + 1 :]
+        gap = label.xyann[1]  # the bubble's radius plus a margin, in points
+        sides = [((0, gap), "center", "bottom"), ((0, -gap), "center", "top"), ((-gap, 0), "right", "center"),
+                 ((gap, 0), "left", "center")]  # fmt: skip
+        for offset, ha, va in [*sides, sides[0]]:
+            label.xyann = offset
+            label.set_horizontalalignment(ha)
+            label.set_verticalalignment(va)
             box = label.get_window_extent()
+            if not any(box.overlaps(other) for other in [*placed, *others]):
+                break
         placed.append(box)
+
+
+def _bubble_box(bubble: PathCollection, dpi: float) -> Bbox:
+    """The display-space box of a one-point scatter: its marker area is in points², its offset in data units."""
+    x, y = bubble.get_offset_transform().transform(bubble.get_offsets()[0])
+    radius = math.sqrt(bubble.get_sizes()[0]) / 2 * dpi / 72
+    return Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
 
 
 def validation_curves(runs: pd.DataFrame, curves: pd.DataFrame, title: str = "") -> Figure:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_hex
 from matplotlib.container import BarContainer, ErrorbarContainer
+from matplotlib.transforms import Bbox
 
 from analysis.aggregate import aggregate
 from analysis.bench import read_bench
@@ -102,18 +104,26 @@ def test_bubble_chart(cells) -> None:
     assert max(sizes.values()) == pytest.approx(2400)  # the largest memory gets the largest bubble
 
 
-def test_bubble_labels_of_close_bubbles_do_not_overlap() -> None:
+def test_bubble_labels_of_close_bubbles_overlap_no_label_and_no_other_bubble() -> None:
     rows = [
-        {"attention": name, "task": "listops", "status": "ok", "test_accuracy_mean": 0.3, "test_accuracy_n": 1,
+        {"attention": name, "task": "listops", "status": "ok", "test_accuracy_mean": accuracy, "test_accuracy_n": 1,
          "train_tokens_per_s_mean": speed, "train_tokens_per_s_n": 1, "peak_memory_mb_mean": 100.0}
-        for name, speed in (("softmax", 100.0), ("linformer", 800.0), ("performer", 820.0))
+        for name, speed, accuracy in (("softmax", 100.0, 0.3), ("linformer", 800.0, 0.3), ("performer", 820.0, 0.3),
+                                      ("reformer", 810.0, 0.32))
     ]  # fmt: skip
     figure = bubble_chart(pd.DataFrame(rows))
     figure.draw_without_rendering()
-    boxes = {
-        t.get_text(): t.get_window_extent() for t in figure.axes[0].texts if t.get_text() in ("Linformer", "Performer")
-    }
-    assert len(boxes) == 2 and not boxes["Linformer"].overlaps(boxes["Performer"])
+    ax = figure.axes[0]
+    bubbles = {}  # display-space box of each bubble: centre from its data offset, diameter sqrt(area) points
+    for bubble in (c for c in ax.collections if isinstance(c, PathCollection)):
+        x, y = ax.transData.transform(bubble.get_offsets()[0])
+        r = math.sqrt(bubble.get_sizes()[0]) / 2 * figure.dpi / 72
+        bubbles[bubble.get_label()] = Bbox.from_extents(x - r, y - r, x + r, y + r)
+    labels = {t.get_text(): t.get_window_extent() for t in ax.texts if t.get_text() in bubbles}
+    assert set(labels) == set(bubbles) == {"softmax", "Linformer", "Performer", "Reformer"}
+    for name, box in labels.items():
+        assert not any(box.overlaps(other) for other_name, other in labels.items() if other_name != name), name
+        assert not any(box.overlaps(other) for other_name, other in bubbles.items() if other_name != name), name
 
 
 def test_validation_curves(grid: list[Path]) -> None:
