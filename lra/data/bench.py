@@ -12,7 +12,6 @@ Prints a table and, with ``--json PATH``, writes the figures.
 from __future__ import annotations
 
 import argparse
-import platform
 import shutil
 import tempfile
 import time
@@ -29,6 +28,7 @@ from lra.data.listops_gen import generate_tsv
 from lra.data.spec import SPLITS
 from lra.data.workers import default_workers
 from lra.io import atomic_write_json
+from lra.machine import cpu_model
 
 BATCH = 32
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.workers or default_workers()
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="lra-data-bench-"))
     figures: dict[str, Any] = {
-        "machine": {"cpus": default_workers(), "processor": platform.processor() or platform.machine()},
+        "machine": {"cpus": default_workers(), "processor": cpu_model()},
         "workers": workers,
     }
     try:
