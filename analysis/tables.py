@@ -173,10 +173,12 @@ def _accuracy_notes(
     references: Sequence[Reference],
     experiment: str,
 ) -> list[str]:
-    notes = [
-        f"Test accuracy (%) of the best-validation checkpoint; ours: mean ± sample standard deviation over "
-        f"{usual_n} seed{'s' if usual_n != 1 else ''} per cell unless marked (n=…). Δ: ours − published, in points."
-    ]
+    spread = (
+        f"mean ± sample standard deviation over {usual_n} seeds per cell unless marked (n=…)"
+        if usual_n > 1
+        else "one seed per cell (no spread)"
+    )
+    notes = [f"Test accuracy (%) of the best-validation checkpoint; ours: {spread}. Δ: ours − published, in points."]
     not_ok = cells[cells["status"] != "ok"]
     if len(not_ok):
         listed = ", ".join(f"{_where(r.task, r.attention)} {STATUS_TEXT[r.status]}" for r in not_ok.itertuples())

@@ -2,10 +2,12 @@
 
 Attention-core cells (forward, forward+backward) over sequence lengths and dtypes, and whole-model training steps
 on the Text shape, run in priority order (:func:`lra.bench.sweep.priority`) within a per-cell and an optional total
-time limit; writes ``results.json`` (rows, machine, config, seconds), ``results.csv`` (the rows, each with the
-machine description in ``machine_*`` columns), the Nyströmformer-Table-1-style and LRA-Table-2-style tables,
-per-attention tables against their peers, and ``summary.md`` (the issues' targets met or not, ours vs each peer,
-the headline ratios and slopes). ``lra-report --bench <dir>/results.json`` draws the efficiency curves.
+time limit, then each of ours against its peers paired in one process at ``device.paired_lengths``
+(:mod:`lra.bench.paired`); writes ``results.json`` (rows, paired rows, machine, config, seconds), ``results.csv``
+(the rows, each with the machine description in ``machine_*`` columns), the Nyströmformer-Table-1-style and
+LRA-Table-2-style tables, per-attention tables against their peers, ``paired.md``, and ``summary.md`` (the issues'
+targets met or not, ours vs each peer, the headline ratios and slopes). ``lra-report --bench <dir>/results.json``
+draws the efficiency curves.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from lra import CONF_DIR
 from lra.bench.case import BenchCase
+from lra.bench.paired import run_groups
 from lra.bench.peers import PEER_OF
 from lra.bench.sweep import core_options, priority, run_cases
 from lra.bench.tables import family_tables, loglog_slope, lra_table2, paper_table1, ratio_table, speedup
-from lra.bench.targets import evaluate, find_row, peer_ratios, targets_table
+from lra.bench.targets import evaluate, find_row, paired_table, peer_ratios, targets_table
 from lra.io import atomic_write_json, atomic_write_text
 from lra.machine import describe, git_commit
 
@@ -98,19 +101,25 @@ def headline(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
     return "\n".join(lines)
 
 
-def summary(rows: list[dict[str, Any]], cfg: DictConfig) -> str:
-    """The issues' targets (met or not, with the p20/p80 spread), ours vs each peer package at every length, and
-    the headline figures at the longest length."""
+def summary(rows: list[dict[str, Any]], paired: list[dict[str, Any]], cfg: DictConfig) -> str:
+    """The issues' targets (met or not, with the p20/p80 spread), ours vs each peer package at every length (from
+    the cells, and paired where measured), and the headline figures at the longest length."""
     parts = []
     for dtype in cfg.device.dtypes:
         parts += [
             f"**Targets, {dtype}** (issues 2, 3 and 8; set for the 2-core CPU in fp32, batch 1, 2 heads × 32: on other "
             "hardware or shapes, for reference only). Speed ratios: baseline time ÷ our time (> 1: ours faster).",
-            targets_table(evaluate(rows, dtype)),
+            targets_table(evaluate(rows, dtype, paired)),
         ]
     ratios = peer_ratios([r for r in rows if r["mode"] != "train_step"])
     if ratios:
-        parts += ["**Ours vs each peer package**: peer time ÷ our time (> 1: ours faster).", ratios]
+        parts += ["**Ours vs each peer package**, from the cells: peer time ÷ our time (> 1: ours faster).", ratios]
+    if paired:
+        parts += [
+            "**Ours vs each peer package, paired** (one process per group, alternating blocks; lra/bench/paired.py): "
+            "median of the per-round ratios peer ÷ ours (> 1: ours faster), p20–p80 in parentheses.",
+            paired_table(paired),
+        ]
     parts += ["**Headline figures at the longest length**", headline(rows, cfg)]
     return "\n\n".join(parts)
 
@@ -146,6 +155,11 @@ def run(cfg: DictConfig, out: Path) -> list[dict[str, Any]]:
         [grid[i] for i in order], isolated=cfg.device.isolated, min_run_time=cfg.min_run_time,
         timeout=cfg.timeout_s, max_total_s=cfg.device.max_total_s,
     )  # fmt: skip
+    budget = cfg.device.max_total_s
+    paired = run_groups(
+        grid, cfg.device.paired_lengths, rounds=cfg.paired.rounds, block_s=cfg.paired.block_s,
+        timeout=cfg.timeout_s, budget_s=None if budget is None else budget - (time.monotonic() - started),
+    )  # fmt: skip
     seconds = time.monotonic() - started
     rows = [row for _, row in sorted(zip(order, measured, strict=True), key=lambda pair: pair[0])]
     machine = {**describe(), "git_commit": git_commit()}
@@ -155,15 +169,19 @@ def run(cfg: DictConfig, out: Path) -> list[dict[str, Any]]:
         f"{cfg.device.head_dim}; training steps: batch {cfg.device.train_batch}, model {dict(cfg.train_step.model)}"
     )
     config = OmegaConf.to_container(cfg, resolve=True)
-    atomic_write_json(out / "results.json", {"machine": machine, "config": config, "seconds": seconds, "rows": rows})
+    atomic_write_json(
+        out / "results.json",
+        {"machine": machine, "config": config, "seconds": seconds, "rows": rows, "paired": paired},
+    )
     atomic_write_text(out / "results.csv", _csv(rows, machine))
     core = [r for r in rows if r["mode"] != "train_step"]
     sections = {
-        "summary.md": summary(rows, cfg),
+        "summary.md": summary(rows, paired, cfg),
         "table.md": ratio_table(core) if core else "",
         "families.md": family_tables(core) if core else "",
         "table1.md": "\n\n".join(paper_table1(core, mode) for mode in cfg.modes) if core else "",
         "table2.md": lra_table2(rows),
+        "paired.md": paired_table(paired),
     }
     for name, text in sections.items():
         atomic_write_text(out / name, f"{caption}\n\n{text}\n")

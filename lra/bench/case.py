@@ -54,7 +54,7 @@ def _is_oom(error: BaseException) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
 
 
-def _attention_step(case: BenchCase, device: torch.device, dtype: torch.dtype) -> Callable[[], None]:
+def attention_step(case: BenchCase, device: torch.device, dtype: torch.dtype) -> Callable[[], None]:
     runner = build_runner(case.impl, case.heads, case.head_dim, case.n, case.options)
     runner.module.to(device)  # type: ignore[attr-defined]
     shape = (case.batch, case.n, 3, case.heads, case.head_dim)
@@ -112,7 +112,7 @@ def run_case(case: BenchCase, min_run_time: float = 1.0) -> dict[str, Any]:
         raise ValueError(f"mode must be one of {list(MODES)}, got {case.mode!r}")
     device, dtype = torch.device(case.device), getattr(torch, case.dtype)
     try:
-        step = (_train_step if case.mode == "train_step" else _attention_step)(case, device, dtype)
+        step = (_train_step if case.mode == "train_step" else attention_step)(case, device, dtype)
         if device.type == "cuda":
             peak = cuda_peak(step)
             timing = time_cuda(step)
@@ -124,22 +124,27 @@ def run_case(case: BenchCase, min_run_time: float = 1.0) -> dict[str, Any]:
     return {"status": "ok", "peak_mb": peak.mb, "memory_method": peak.method, **dataclasses.asdict(timing)}
 
 
-def run_isolated(case: BenchCase, min_run_time: float = 1.0, timeout: float = 600.0) -> dict[str, Any]:
-    """Run ``case`` in a fresh Python process; a crash, kill or timeout becomes a failed cell with the reason."""
-    command = [sys.executable, "-m", "lra.bench.case", case.to_json(), str(min_run_time)]
-    row: dict[str, Any] = dataclasses.asdict(case)
+def run_json_process(command: list[str], timeout: float) -> tuple[Any, dict[str, str] | None]:
+    """Run ``command`` and parse the last line it prints as JSON: ``(value, None)``, or ``(None, failure)`` where
+    the failure (``status`` and ``error``) says why: a timeout, a kill (likely out of memory) or a crash."""
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {**row, "status": "timeout", "error": f"no result within {timeout:.1f} s"}
+        return None, {"status": "timeout", "error": f"no result within {timeout:.1f} s"}
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        killed = done.returncode in (-9, 137)
+        if done.returncode in (-9, 137):
+            return None, {"status": "oom", "error": "killed (likely out of memory)"}
         tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
-        status = "oom" if killed else "error"
-        reason = "killed (likely out of memory)" if killed else tail[0]
-        return {**row, "status": status, "error": reason}
-    return {**row, **json.loads(lines[-1])}
+        return None, {"status": "error", "error": tail[0]}
+    return json.loads(lines[-1]), None
+
+
+def run_isolated(case: BenchCase, min_run_time: float = 1.0, timeout: float = 600.0) -> dict[str, Any]:
+    """Run ``case`` in a fresh Python process; a crash, kill or timeout becomes a failed cell with the reason."""
+    command = [sys.executable, "-m", "lra.bench.case", case.to_json(), str(min_run_time)]
+    result, failure = run_json_process(command, timeout)
+    return {**dataclasses.asdict(case), **(failure or result)}
 
 
 def main() -> None:

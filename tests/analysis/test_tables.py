@@ -56,6 +56,13 @@ def test_the_accuracy_table_shows_ours_the_published_rows_and_the_difference(gri
     assert "† some runs failed or did not finish; the mean is over the others: ListOps/Nyström: failed seeds 2" in notes
     assert "* Avg over fewer tasks: Nyström over 1 tasks (Text missing)" in notes
     assert "Experiment 'smoke' is not the paper protocol" in notes
+    assert "ours: mean ± sample standard deviation over 2 seeds per cell unless marked (n=…)" in notes
+
+
+def test_with_one_seed_the_note_says_there_is_no_spread(grid: list[Path]) -> None:
+    table = accuracy_table(aggregate(collect([grid[0] / "0_listops_softmax_s0"]).runs), experiment="smoke")
+    assert "ours: one seed per cell (no spread)." in table.notes[0]
+    assert "standard deviation" not in "\n".join(table.notes)
 
 
 def test_the_efficiency_table_is_relative_to_softmax(grid: list[Path], tables) -> None:

@@ -22,7 +22,8 @@ def test_tiny_sweep_through_the_command_writes_well_formed_results(tmp_path) -> 
     command = [
         sys.executable, "-m", "lra.bench.app", f"impls={impls}", "device.lengths=[256]",
         "train_step.lengths=[128]", "train_step.include=[softmax,nystrom]", "train_step.model.depth=1",
-        "min_run_time=0.01", f"hydra.run.dir={tmp_path}",
+        "min_run_time=0.01", "device.paired_lengths=[256]", "paired.rounds=2", "paired.block_s=0.005",
+        f"hydra.run.dir={tmp_path}",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "WANDB_MODE": "disabled"})
     assert done.returncode == 0, done.stdout + done.stderr
@@ -48,6 +49,13 @@ def test_tiny_sweep_through_the_command_writes_well_formed_results(tmp_path) -> 
     assert "| nystrom vs exact SDPA (softmax), fwd, n = 16384, float32 | issues 8, 2 | ≥ 40.00× | — |" in summary
     assert "| nystrom | hf-nystrom | fwd | float32 |" in summary  # ours vs each peer, at every length
     assert "nystrom fwd time log–log slope" in done.stdout
+    # nystrom against its peer in one process, per mode at the paired length
+    paired = payload["paired"]
+    assert [(p["ours"], p["peer"], p["mode"], p["n"], p["status"]) for p in paired] == [
+        ("nystrom", "peer:hf-nystrom", mode, 256, "ok") for mode in ("fwd", "fwd_bwd")
+    ]
+    assert "| nystrom | hf-nystrom | fwd_bwd | float32 | 256 |" in (tmp_path / "paired.md").read_text()
+    assert "**Ours vs each peer package, paired**" in summary and "nystrom vs peer:hf-nystrom" in done.stdout
 
 
 def test_a_failing_case_becomes_a_marked_cell() -> None:

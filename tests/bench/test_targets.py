@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lra.bench.targets import evaluate, peer_ratios, targets_table
+from lra.bench.targets import evaluate, paired_table, peer_ratios, targets_table
 
 
 def cell(impl: str, n: int, ms: float, mode: str = "fwd", mb: float = 1.0, spread: float = 0.0) -> dict:
@@ -78,3 +78,40 @@ def test_ours_vs_each_peer_at_every_length() -> None:
     lines = peer_ratios(rows).splitlines()
     assert lines[0] == "| ours | peer | mode | dtype | n = 4096 | n = 8192 |"
     assert lines[-1] == "| performer | lucidrains-performer | fwd | float32 | 2.50× | TIMEOUT |"
+
+
+def pair(ours: str, peer: str, n: int, ratio: float, mode: str = "fwd", status: str = "ok") -> dict:
+    where = {"ours": ours, "peer": peer, "mode": mode, "dtype": "float32", "n": n, "status": status}
+    if status != "ok":
+        return {**where, "error": "no result within 1.0 s"}
+    return {**where, "ratio": ratio, "ratio_p20": ratio - 0.1, "ratio_p80": ratio + 0.1, "rounds": 12,
+            "ours_ms": 10.0, "peer_ms": 10.0 * ratio}  # fmt: skip
+
+
+def test_peer_targets_are_judged_on_the_paired_measurement_where_there_is_one() -> None:
+    rows = [cell("performer", 8192, 10), cell("peer:lucidrains-performer", 8192, 9)]  # cells: 0.9×, not met
+    rows += [cell("linformer", 4096, 2), cell("peer:lucidrains-linformer", 4096, 3)]  # cells only: 1.5×
+    paired = [
+        pair("performer", "peer:lucidrains-performer", 4096, 1.6),
+        pair("performer", "peer:lucidrains-performer", 8192, 1.2),  # the worst paired length
+        pair("performer", "peer:lucidrains-performer", 2048, 0.5),  # below n = 4096: not a target length
+        pair("reformer", "peer:lucidrains-reformer", 8192, 0.0, status="timeout"),
+    ]
+    judged = {o.label.removesuffix(", float32"): o for o in evaluate(rows, "float32", paired)}
+    performer = judged["performer vs lucidrains-performer, fwd, worst n ≥ 4096"]
+    assert performer.met and performer.measured.value == pytest.approx(1.2)
+    assert (performer.measured.low, performer.measured.high) == (pytest.approx(1.1), pytest.approx(1.3))
+    assert performer.measured.where == "n = 8192, paired"
+    linformer = judged["linformer vs lucidrains-linformer, fwd, worst n ≥ 4096"]
+    assert linformer.met and linformer.measured.value == pytest.approx(1.5) and linformer.measured.where == "n = 4096"
+    reformer = judged["reformer vs lucidrains-reformer, fwd, worst n ≥ 4096"]
+    assert reformer.met is None and reformer.missing.endswith("n = 8192, paired: TIMEOUT")
+    lines = paired_table(paired).splitlines()
+    assert (
+        lines[3]
+        == "| performer | lucidrains-performer | fwd | float32 | 8192 | 10.0 | 12.0 | **1.20×** (1.10–1.30) | 12 |"
+    )
+    assert (
+        lines[-1]
+        == "| reformer | lucidrains-reformer | fwd | float32 | 8192 | — | — | TIMEOUT: no result within 1.0 s | — |"
+    )
