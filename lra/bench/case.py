@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -124,11 +125,16 @@ def run_case(case: BenchCase, min_run_time: float = 1.0) -> dict[str, Any]:
     return {"status": "ok", "peak_mb": peak.mb, "memory_method": peak.method, **dataclasses.asdict(timing)}
 
 
-def run_json_process(command: list[str], timeout: float) -> tuple[Any, dict[str, str] | None]:
-    """Run ``command`` and parse the last line it prints as JSON: ``(value, None)``, or ``(None, failure)`` where
-    the failure (``status`` and ``error``) says why: a timeout, a kill (likely out of memory) or a crash."""
+def run_json_process(
+    command: list[str], timeout: float, env: dict[str, str] | None = None
+) -> tuple[Any, dict[str, str] | None]:
+    """Run ``command`` (with ``env`` added to this process's environment) and parse the last line it prints as
+    JSON: ``(value, None)``, or ``(None, failure)`` where the failure (``status`` and ``error``) says why: a
+    timeout, a kill (likely out of memory) or a crash."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        )
     except subprocess.TimeoutExpired:
         return None, {"status": "timeout", "error": f"no result within {timeout:.1f} s"}
     lines = done.stdout.strip().splitlines()

@@ -6,8 +6,18 @@ medians can drift by ±30 % between cells a minute apart, which decides an "ours
 group (ours and every peer of it, at one length, mode and dtype) is built once; each side is warmed up and sized
 to a block of about ``block_s`` seconds; then ``rounds`` rounds time one block per side, the side that goes first
 rotating each round. A round gives one ratio per peer (peer per-call time ÷ ours, > 1: ours faster); the figure is
-the median of those ratios, with their p20–p80 spread. ``python -m lra.bench.paired '<json group>'`` measures one
-group and prints one JSON line; :func:`run_paired` runs it in a fresh process and records a failure as a row.
+the median of those ratios, with their p20–p80 spread.
+
+The group's process keeps a warm heap (:data:`WARM_HEAP`: glibc neither maps large blocks fresh nor hands freed
+memory back). With the default allocator, a temporary above the mmap threshold is mapped and page-faulted anew on
+every call, unless the heap already holds enough free memory, which in a shared process the side with the larger
+footprint leaves behind for the other: the smaller side then skips page faults it pays alone (measured: ours
+31–33 ms paired against 40–43 ms alone, Reformer fwd+bwd at 4K). On a warm heap neither side pays them, alone or
+paired, and the two agree (30 ms). The figure is therefore compute on a warm heap; the cells, with the default
+allocator, include the page faults. Elsewhere than glibc the variables are ignored.
+
+``python -m lra.bench.paired '<json group>'`` measures one group and prints one JSON line; :func:`run_paired`
+runs it in a fresh process and records a failure as a row.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from lra.bench.case import BenchCase, attention_step, run_json_process
 from lra.bench.sweep import ours_of
 
 Row = dict[str, Any]
+# glibc malloc tunables: no mmap for large blocks, never trim the heap (see the module docstring)
+WARM_HEAP = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**62)}
 
 
 def _block(step: Callable[[], None], calls: int) -> float:
@@ -113,7 +125,7 @@ def run_paired(group: list[BenchCase], rounds: int, block_s: float, timeout: flo
     crash, kill or timeout becomes an ``error``, ``oom`` or ``timeout`` row for every peer of the group."""
     payload = json.dumps({"cases": [dataclasses.asdict(c) for c in group], "rounds": rounds, "block_s": block_s})
     where = _where(group)
-    rows, failure = run_json_process([sys.executable, "-m", "lra.bench.paired", payload], timeout)
+    rows, failure = run_json_process([sys.executable, "-m", "lra.bench.paired", payload], timeout, env=WARM_HEAP)
     if failure is not None:  # the process failed: the reason for every pair
         return [{**where, "peer": c.impl, **failure} for c in group[1:]]
     return [{**where, **row} for row in rows]

@@ -52,3 +52,24 @@ def test_groups_put_ours_first_and_skip_attentions_without_peers_and_training_st
     cases = [case("peer:lucidrains-performer"), case("performer"), case("softmax"), case("performer", n=512),
              BenchCase(impl="performer", n=256, mode="train_step", model={})]  # fmt: skip
     assert [[c.impl for c in g] for g in groups(cases)] == [["performer", "peer:lucidrains-performer"]]
+
+
+def test_the_group_process_keeps_a_warm_heap(monkeypatch) -> None:
+    """Neither side may inherit the other's page-faulted memory: the process runs with glibc's heap kept warm."""
+    import lra.bench.case as case_module
+
+    seen = {}
+
+    class Done:
+        returncode, stderr = 0, ""
+        stdout = '[{"peer": "peer:hf-nystrom", "status": "ok"}]\n'
+
+    def fake_run(command, **kwargs):
+        seen.update(kwargs["env"])
+        return Done()
+
+    monkeypatch.setattr(case_module.subprocess, "run", fake_run)
+    (row,) = run_paired([case("nystrom"), case("peer:hf-nystrom")], rounds=2, block_s=0.005, timeout=10)
+    assert row["status"] == "ok" and row["ours"] == "nystrom"
+    assert seen["MALLOC_MMAP_MAX_"] == "0" and int(seen["MALLOC_TRIM_THRESHOLD_"]) >= 2**40
+    assert seen["PATH"]  # the rest of the environment is kept
