@@ -137,12 +137,17 @@ def _csv(rows: list[dict[str, Any]], machine: dict[str, Any]) -> str:
 
 
 def check_limits(cfg: DictConfig) -> None:
-    """Reject time limits that cannot mean what they say, naming the option (key lengths that are not measured
-    are allowed: they only order the cells)."""
+    """Reject time limits and paired settings that cannot mean what they say, naming the option (key lengths
+    that are not measured are allowed: they only order the cells)."""
     if not cfg.timeout_s or cfg.timeout_s <= 0:
         raise ValueError(f"timeout_s must be a positive number of seconds, got {cfg.timeout_s!r}")
     if cfg.device.max_total_s is not None and cfg.device.max_total_s <= 0:
         raise ValueError(f"device.max_total_s must be positive or null (no budget), got {cfg.device.max_total_s!r}")
+    if cfg.device.paired_lengths and (cfg.paired.rounds < 1 or cfg.paired.block_s <= 0):
+        raise ValueError(
+            f"paired.rounds must be at least 1 and paired.block_s positive (or device.paired_lengths=[] for no "
+            f"paired comparison), got rounds={cfg.paired.rounds!r}, block_s={cfg.paired.block_s!r}"
+        )
 
 
 def run(cfg: DictConfig, out: Path) -> list[dict[str, Any]]:
