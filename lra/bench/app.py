@@ -143,6 +143,11 @@ def check_limits(cfg: DictConfig) -> None:
         raise ValueError(f"timeout_s must be a positive number of seconds, got {cfg.timeout_s!r}")
     if cfg.device.max_total_s is not None and cfg.device.max_total_s <= 0:
         raise ValueError(f"device.max_total_s must be positive or null (no budget), got {cfg.device.max_total_s!r}")
+    if cfg.device.paired_lengths and cfg.device.device != "cpu":
+        raise ValueError(
+            f"device.paired_lengths must be [] on {cfg.device.device!r}: the paired comparison times with the wall "
+            "clock, without device synchronisation (CPU only)"
+        )
     if cfg.device.paired_lengths and (cfg.paired.rounds < 1 or cfg.paired.block_s <= 0):
         raise ValueError(
             f"paired.rounds must be at least 1 and paired.block_s positive (or device.paired_lengths=[] for no "

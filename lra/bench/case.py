@@ -56,6 +56,8 @@ def _is_oom(error: BaseException) -> bool:
 
 
 def attention_step(case: BenchCase, device: torch.device, dtype: torch.dtype) -> Callable[[], None]:
+    """One call of the attention core of ``case`` (ours or a peer) on fixed q, k, v: forward under no_grad, or
+    forward and backward with a fixed upstream gradient."""
     runner = build_runner(case.impl, case.heads, case.head_dim, case.n, case.options)
     runner.module.to(device)  # type: ignore[attr-defined]
     shape = (case.batch, case.n, 3, case.heads, case.head_dim)

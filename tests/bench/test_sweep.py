@@ -91,7 +91,7 @@ def test_the_gpu_configuration_runs_on_cpu_through_the_app(tmp_path) -> None:
 
 
 def test_limits_that_cannot_hold_are_rejected_naming_the_option() -> None:
-    good = {"timeout_s": 60, "device": {"max_total_s": None, "paired_lengths": [4096]},
+    good = {"timeout_s": 60, "device": {"max_total_s": None, "paired_lengths": [4096], "device": "cpu"},
             "paired": {"rounds": 12, "block_s": 0.25}}  # fmt: skip
     check_limits(OmegaConf.create(good))
     with pytest.raises(ValueError, match=r"device\.max_total_s must be positive or null"):
@@ -100,5 +100,8 @@ def test_limits_that_cannot_hold_are_rejected_naming_the_option() -> None:
         check_limits(OmegaConf.create({**good, "timeout_s": -5}))
     with pytest.raises(ValueError, match=r"paired\.rounds must be at least 1 .* got rounds=0"):
         check_limits(OmegaConf.create({**good, "paired": {"rounds": 0, "block_s": 0.25}}))
+    with pytest.raises(ValueError, match=r"device\.paired_lengths must be \[\] on 'cuda'"):
+        check_limits(OmegaConf.create({**good, "device": {"max_total_s": None, "paired_lengths": [4096],
+                                                          "device": "cuda"}}))  # fmt: skip
     no_pairs = {**good, "device": {"max_total_s": None, "paired_lengths": []}, "paired": {"rounds": 0, "block_s": 0}}
     check_limits(OmegaConf.create(no_pairs))  # nothing is paired: the settings do not matter
